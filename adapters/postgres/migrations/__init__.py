@@ -1,0 +1,5 @@
+"""SQL migrations of the core schema, applied by ``bursar db migrate``."""
+
+from pathlib import Path
+
+DIRECTORY = Path(__file__).parent

@@ -1,0 +1,61 @@
+"""Composition roots: one dependency-injector container per deployable.
+
+Tests override providers (``container.api_key_repo.override(...)``) instead of patching.
+Everything that does I/O at start-up (pools, HSM sessions, HTTP clients) is opened in the app's
+lifespan, not when the container is built.
+"""
+
+from __future__ import annotations
+
+from dependency_injector import containers, providers
+
+from adapters.postgres.api_keys import PostgresApiKeys
+from adapters.postgres.database import Database
+from adapters.system import SystemClock, SystemSecrets, UuidV7Ids
+from adapters.vault_http.client import HttpVaultClient
+from application.access.manage_api_keys import ApiKeys
+from entrypoints.settings import Settings
+from hsm.config import HsmConfig
+from hsm.session import Hsm
+
+
+def _core_database(settings: Settings) -> Database:
+    db = settings.database
+    return Database(db.for_core(), min_size=db.pool_min, max_size=db.pool_max, name="bursar-core")
+
+
+def _vault_database(settings: Settings) -> Database:
+    db = settings.database
+    return Database(db.for_vault(), min_size=db.pool_min, max_size=db.pool_max, name="bursar-vault")
+
+
+def _hsm_config() -> HsmConfig:
+    return HsmConfig.from_env()
+
+
+class Shared(containers.DeclarativeContainer):
+    settings = providers.Singleton(Settings.from_env)
+    clock = providers.Singleton(SystemClock)
+    ids = providers.Singleton(UuidV7Ids)
+    secrets = providers.Singleton(SystemSecrets)
+
+
+class CoreContainer(Shared):
+    database = providers.Singleton(_core_database, Shared.settings)
+    api_key_repo = providers.Singleton(PostgresApiKeys, pool=database.provided.pool, schema="core")
+    api_keys = providers.Singleton(
+        ApiKeys, app="core", repo=api_key_repo, clock=Shared.clock, ids=Shared.ids, secrets=Shared.secrets
+    )
+    vault_client = providers.Singleton(
+        HttpVaultClient, base_url=Shared.settings.provided.vault_url, api_key=Shared.settings.provided.vault_api_key
+    )
+
+
+class VaultContainer(Shared):
+    database = providers.Singleton(_vault_database, Shared.settings)
+    api_key_repo = providers.Singleton(PostgresApiKeys, pool=database.provided.pool, schema="vault")
+    api_keys = providers.Singleton(
+        ApiKeys, app="vault", repo=api_key_repo, clock=Shared.clock, ids=Shared.ids, secrets=Shared.secrets
+    )
+    hsm_config = providers.Singleton(_hsm_config)
+    hsm = providers.Singleton(Hsm, hsm_config)

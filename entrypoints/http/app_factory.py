@@ -1,0 +1,100 @@
+"""What both HTTP apps share: health probes, OpenAPI, problem+json, auth, request context."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from litestar import Litestar, Request, get
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.response import Response
+
+from entrypoints.http.middleware import RequestContextMiddleware
+from entrypoints.http.problems import ApiError, make_exception_handler
+from entrypoints.http.security import PUBLIC, Authenticator, authorize
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+@get("/healthz", opt=PUBLIC, tags=["health"], summary="Liveness: the process serves requests")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/readyz", opt=PUBLIC, tags=["health"], summary="Readiness: every dependency answers")
+async def readyz(state: State) -> Response[dict[str, Any]]:
+    checks: dict[str, ReadinessCheck] = state.readiness
+    results = await asyncio.gather(*(_run_check(check) for check in checks.values()))
+    report = dict(zip(checks, results, strict=True))
+    ready = all(result == "ok" for result in report.values())
+    return Response({"status": "ready" if ready else "not_ready", "checks": report}, status_code=200 if ready else 503)
+
+
+async def _run_check(check: ReadinessCheck) -> str:
+    try:
+        await asyncio.wait_for(check(), timeout=3)
+    except Exception as exc:  # readiness reports, it never raises
+        return f"error: {type(exc).__name__}"
+    return "ok"
+
+
+async def require_json_body(request: Request) -> None:
+    """415 for a body that is not JSON: every Bursar API speaks JSON only."""
+    if request.method not in _BODY_METHODS:
+        return
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > request.app.request_max_body_size:  # type: ignore[operator]
+        raise ApiError(413, "payload_too_large", f"request bodies are limited to {request.app.request_max_body_size} bytes")
+    has_body = request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
+    if not has_body:
+        return
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise ApiError(415, "unsupported_media_type", "send the request body as application/json")
+
+
+def build_app(
+    *,
+    title: str,
+    description: str,
+    route_handlers: Sequence[Any],
+    authenticator: Authenticator,
+    readiness: dict[str, ReadinessCheck],
+    lifespan: Sequence[Callable[[Litestar], AbstractAsyncContextManager[None]]],
+    max_body_bytes: int,
+    status_overrides: dict[str, int] | None = None,
+    state: dict[str, Any] | None = None,
+) -> Litestar:
+    app = Litestar(
+        route_handlers=[healthz, readyz, *route_handlers],
+        guards=[authorize],
+        before_request=require_json_body,
+        exception_handlers={Exception: make_exception_handler(status_overrides)},
+        lifespan=list(lifespan),
+        request_max_body_size=max_body_bytes,
+        state=State({"authenticator": authenticator, "readiness": readiness, **(state or {})}),
+        openapi_config=OpenAPIConfig(
+            title=title,
+            version="1",
+            description=description,
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            components=Components(
+                security_schemes={"apiKey": SecurityScheme(type="http", scheme="bearer", description="Bursar API key")}
+            ),
+            security=[{"apiKey": []}],
+        ),
+        debug=False,
+    )
+    # Outermost, so that requests refused while routing (404, 405) get a request id and an
+    # access-log line too; litestar applies app-level middleware only to matched routes.
+    app.asgi_handler = RequestContextMiddleware(app.asgi_handler)
+    return app
+
+

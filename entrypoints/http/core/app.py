@@ -1,0 +1,50 @@
+"""The core API (default port 8000): ledger, cards, FX, compliance, network entry."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+
+from entrypoints.containers import CoreContainer
+from entrypoints.http.api_keys import ApiKeysController
+from entrypoints.http.app_factory import build_app
+from entrypoints.http.security import Authenticator
+
+DESCRIPTION = (
+    "Bursar's core: a double-entry ledger with two-phase transfers, virtual cards with real-time "
+    "authorization, FX and compliance. Authenticate with `Authorization: Bearer <API key>`; errors "
+    "are RFC 9457 problem+json with a stable `code`."
+)
+
+ROUTES = [ApiKeysController]
+
+
+def create_core_app(container: CoreContainer | None = None) -> Litestar:
+    container = container or CoreContainer()
+    settings = container.settings()
+    api_keys = container.api_keys()
+    database = container.database()
+    vault = container.vault_client()
+
+    @asynccontextmanager
+    async def resources(app: Litestar) -> AsyncIterator[None]:
+        await database.open()
+        try:
+            yield
+        finally:
+            await vault.close()
+            await database.close()
+
+    app = build_app(
+        title="Bursar core API",
+        description=DESCRIPTION,
+        route_handlers=ROUTES,
+        authenticator=Authenticator("core", api_keys.authenticate, settings.api_key_cache_seconds),
+        readiness={"database": database.check, "vault": vault.ping},
+        lifespan=[resources],
+        max_body_bytes=settings.max_body_bytes,
+        state={"container": container, "api_keys": api_keys},
+    )
+    return app

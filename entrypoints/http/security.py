@@ -1,0 +1,88 @@
+"""Deny by default: every route names the roles it admits, or it admits nobody.
+
+A route handler declares ``opt=roles("app", "ops")``; health probes declare ``opt=PUBLIC``.
+The app-level guard authenticates the bearer key (401 when absent, unknown or revoked) and
+then checks the key's role against the handler's list (403 otherwise). A handler that names
+no roles is refused to everyone, so a forgotten declaration fails closed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+
+from domain.access.model import App, Principal
+from entrypoints.http.problems import ApiError
+
+PUBLIC: dict[str, Any] = {"public": True}
+_BEARER = "bearer "
+_DOCS_PREFIX = "/schema"
+
+
+def roles(*names: str) -> dict[str, Any]:
+    return {"roles": frozenset(names)}
+
+
+class Authenticator:
+    """Resolves bearer tokens to principals, caching successes for ``ttl`` seconds.
+
+    Revoking a key therefore takes effect within ``ttl`` seconds on every process; failures are
+    never cached, so a new key works at once.
+    """
+
+    def __init__(self, app: App, lookup: Callable[[str], Awaitable[Principal | None]], ttl: float) -> None:
+        self.app = app
+        self._lookup = lookup
+        self._ttl = ttl
+        self._cache: dict[bytes, tuple[float, Principal]] = {}
+        self.on_failure: Callable[[ASGIConnection, str], Awaitable[None]] | None = None
+
+    async def authenticate(self, token: str) -> Principal | None:
+        digest = hashlib.sha256(token.encode()).digest()
+        now = time.monotonic()
+        hit = self._cache.get(digest)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        principal = await self._lookup(token)
+        if principal is None:
+            self._cache.pop(digest, None)
+            return None
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[digest] = (now + self._ttl, principal)
+        return principal
+
+
+async def authorize(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    """The app-wide guard."""
+    if handler.opt.get("public") or connection.scope["path"].startswith(_DOCS_PREFIX):
+        return
+    authenticator: Authenticator = connection.app.state.authenticator
+    header = connection.headers.get("authorization", "")
+    if not header[: len(_BEARER)].lower() == _BEARER:
+        await _failed(authenticator, connection, "missing_credentials")
+        raise ApiError(401, "unauthorized", "send an API key as 'Authorization: Bearer <key>'",
+                       headers={"WWW-Authenticate": "Bearer"})
+    principal = await authenticator.authenticate(header[len(_BEARER):].strip())
+    if principal is None:
+        await _failed(authenticator, connection, "invalid_credentials")
+        raise ApiError(401, "unauthorized", "the API key is unknown or revoked", headers={"WWW-Authenticate": "Bearer"})
+    allowed: frozenset[str] = handler.opt.get("roles", frozenset())
+    connection.state.principal = principal
+    if principal.role not in allowed:
+        await _failed(authenticator, connection, "role_not_permitted")
+        raise ApiError(403, "forbidden", f"role '{principal.role}' may not call this route")
+
+
+async def _failed(authenticator: Authenticator, connection: ASGIConnection, reason: str) -> None:
+    if authenticator.on_failure is not None:
+        await authenticator.on_failure(connection, reason)
+
+
+def current_principal(connection: ASGIConnection) -> Principal:
+    return connection.state.principal

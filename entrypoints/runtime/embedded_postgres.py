@@ -1,0 +1,59 @@
+"""An embedded PostgreSQL under ``.data/pg`` for development and tests (the ``pgserver`` package).
+
+It listens on a Unix socket only. ``pgserver`` counts the processes holding a handle across the
+machine and stops the server when the last one exits, so ``bursar`` CLI commands can share the
+server that ``make run`` started.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddedPostgresError(Exception):
+    pass
+
+
+def start(directory: Path):
+    """Start (or join) the embedded server; returns the pgserver handle."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import pgserver  # imported lazily: only development machines need it
+    except ImportError as exc:  # pragma: no cover - depends on the platform
+        raise EmbeddedPostgresError(
+            "the embedded PostgreSQL needs the 'pgserver' package (Python <= 3.12, Linux x86_64 or macOS); "
+            "set DATABASE_URL to use another server"
+        ) from exc
+    directory.mkdir(parents=True, exist_ok=True)
+    for logger in ("pgserver", "pgserver.postgres_server"):
+        logging.getLogger(logger).setLevel(logging.WARNING)
+    return pgserver.get_server(directory, cleanup_mode="stop")
+
+
+def ensure_database(server_uri: str, name: str) -> str:
+    """Create database ``name`` if missing; returns a URL for it."""
+    with psycopg.connect(server_uri, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return with_database(server_uri, name)
+
+
+def drop_database(server_uri: str, name: str) -> None:
+    with psycopg.connect(server_uri, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def with_database(uri: str, name: str) -> str:
+    """``uri`` pointing at database ``name`` (keeps the socket/host query parameters)."""
+    info = psycopg.conninfo.conninfo_to_dict(uri)
+    info["dbname"] = name
+    return psycopg.conninfo.make_conninfo(**info)

@@ -1,0 +1,138 @@
+"""Configuration read from the environment, in one place.
+
+Every variable is documented in README.md ("Configuration"); compose.yaml uses the same names.
+Secrets may be given directly or as ``*_FILE`` paths (the file's content, stripped), so they can
+come from Docker/Kubernetes secrets instead of the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+CORE_DB_ROLE = "bursar_core"
+VAULT_DB_ROLE = "bursar_vault"
+
+
+class ConfigError(Exception):
+    """The environment does not describe a runnable configuration."""
+
+
+def read_secret(env: Mapping[str, str], name: str) -> str | None:
+    """``NAME`` or the content of the file named by ``NAME_FILE``; never both."""
+    direct, path = env.get(name), env.get(f"{name}_FILE")
+    if direct and path:
+        raise ConfigError(f"set either {name} or {name}_FILE, not both")
+    if path:
+        try:
+            return Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{name}_FILE: cannot read {path}: {exc.strerror}") from None
+    return direct or None
+
+
+def role_url(admin_url: str, role: str, password: str | None) -> str:
+    """The admin connection string with its user (and password) replaced by an application role's."""
+    info = conninfo_to_dict(admin_url)
+    info["user"] = role
+    info.pop("password", None)
+    if password:
+        info["password"] = password
+    return make_conninfo(**info)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatabaseSettings:
+    """Where PostgreSQL is, and as whom each deployable connects.
+
+    ``admin_url`` owns the schemas and runs migrations. The core and the vault connect as their
+    own roles, which migrations create with the least privileges each needs.
+    """
+
+    admin_url: str | None
+    core_url: str | None
+    vault_url: str | None
+    core_password: str | None = field(default=None, repr=False)
+    vault_password: str | None = field(default=None, repr=False)
+    pool_min: int = 2
+    pool_max: int = 16
+
+    def require_admin(self) -> str:
+        if not self.admin_url:
+            raise ConfigError("DATABASE_URL is not set (make run starts an embedded PostgreSQL when it is absent)")
+        return self.admin_url
+
+    def for_core(self) -> str:
+        return self.core_url or role_url(self.require_admin(), CORE_DB_ROLE, self.core_password)
+
+    def for_vault(self) -> str:
+        return self.vault_url or role_url(self.require_admin(), VAULT_DB_ROLE, self.vault_password)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    env: str
+    data_dir: Path
+    host: str
+    core_port: int
+    vault_port: int
+    database: DatabaseSettings
+    vault_url: str
+    core_url: str
+    vault_api_key: str | None = field(default=None, repr=False)
+    core_api_key: str | None = field(default=None, repr=False)
+    max_body_bytes: int = 8 * 1024 * 1024
+    log_level: str = "INFO"
+    api_key_cache_seconds: float = 5.0
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        host = env.get("BURSAR_HOST", "127.0.0.1")
+        core_port = _int(env, "BURSAR_CORE_PORT", 8000)
+        vault_port = _int(env, "BURSAR_VAULT_PORT", 8001)
+        return cls(
+            env=env.get("BURSAR_ENV", "development"),
+            data_dir=Path(env.get("BURSAR_DATA_DIR", ".data")).resolve(),
+            host=host,
+            core_port=core_port,
+            vault_port=vault_port,
+            database=DatabaseSettings(
+                admin_url=env.get("DATABASE_URL") or None,
+                core_url=env.get("BURSAR_CORE_DATABASE_URL") or None,
+                vault_url=env.get("BURSAR_VAULT_DATABASE_URL") or None,
+                core_password=read_secret(env, "BURSAR_CORE_DB_PASSWORD"),
+                vault_password=read_secret(env, "BURSAR_VAULT_DB_PASSWORD"),
+                pool_min=_int(env, "BURSAR_DB_POOL_MIN", 2),
+                pool_max=_int(env, "BURSAR_DB_POOL_MAX", 16),
+            ),
+            vault_url=env.get("BURSAR_VAULT_URL", f"http://{_client_host(host)}:{vault_port}"),
+            core_url=env.get("BURSAR_CORE_URL", f"http://{_client_host(host)}:{core_port}"),
+            vault_api_key=read_secret(env, "BURSAR_VAULT_API_KEY"),
+            core_api_key=read_secret(env, "BURSAR_CORE_API_KEY"),
+            max_body_bytes=_int(env, "BURSAR_MAX_BODY_BYTES", 8 * 1024 * 1024),
+            log_level=env.get("BURSAR_LOG_LEVEL", "INFO").upper(),
+            api_key_cache_seconds=float(env.get("BURSAR_API_KEY_CACHE_SECONDS", "5")),
+        )
+
+
+def _client_host(bind_host: str) -> str:
+    return "127.0.0.1" if bind_host in ("0.0.0.0", "::", "") else bind_host
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None

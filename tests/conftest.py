@@ -1,0 +1,84 @@
+"""Shared fixtures: a real PostgreSQL database and a real SoftHSM2 token per test session.
+
+PostgreSQL: ``DATABASE_URL`` (an admin connection) when set, else the embedded server under
+``.data/pg``. Each session gets a fresh database with every migration applied, dropped at the
+end. A missing service fails the tests with a message saying what to do; nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from entrypoints.runtime import embedded_postgres
+from entrypoints.settings import CORE_DB_ROLE, VAULT_DB_ROLE, role_url
+
+pytest_plugins = ["tests.fixtures_hsm"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class TestDatabase:
+    admin_url: str
+    core_url: str
+    vault_url: str
+    name: str
+
+
+@pytest.fixture(scope="session")
+def postgres_server_uri() -> Iterator[str]:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        yield url
+        return
+    try:
+        server = embedded_postgres.start(ROOT / ".data" / "pg")
+    except Exception as exc:  # a missing database is a failure, never a skip
+        pytest.fail(f"cannot start the embedded PostgreSQL ({exc}); run `make test` or set DATABASE_URL", pytrace=False)
+    yield server.get_uri()
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def database(postgres_server_uri: str) -> Iterator[TestDatabase]:
+    from adapters.postgres import migrations as core_migrations
+    from adapters.postgres.migrator import migrate
+    from vault import migrations as vault_migrations
+
+    name = f"bursar_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = embedded_postgres.ensure_database(postgres_server_uri, name)
+    except Exception as exc:
+        pytest.fail(f"PostgreSQL at DATABASE_URL is not reachable: {exc}", pytrace=False)
+    migrate(admin, "core", core_migrations.DIRECTORY)
+    migrate(admin, "vault", vault_migrations.DIRECTORY)
+    yield TestDatabase(
+        admin_url=admin,
+        core_url=role_url(admin, CORE_DB_ROLE, None),
+        vault_url=role_url(admin, VAULT_DB_ROLE, None),
+        name=name,
+    )
+    embedded_postgres.drop_database(postgres_server_uri, name)
+
+
+@pytest.fixture(scope="session")
+def stack_env(database: TestDatabase, softhsm_token, tmp_path_factory) -> dict[str, str]:
+    """Environment variables that point both apps at the test database and token."""
+    pin_file = tmp_path_factory.mktemp("pin") / "user.pin"
+    pin_file.write_text(softhsm_token.pin)
+    pin_file.chmod(0o600)
+    return {
+        "DATABASE_URL": database.admin_url,
+        "BURSAR_HSM_MODULE": softhsm_token.module_path,
+        "BURSAR_HSM_TOKEN_LABEL": softhsm_token.token_label,
+        "BURSAR_HSM_PIN_FILE": str(pin_file),
+        "SOFTHSM2_CONF": os.environ["SOFTHSM2_CONF"],
+        "BURSAR_API_KEY_CACHE_SECONDS": "0",
+        "BURSAR_LOG_LEVEL": "WARNING",
+    }

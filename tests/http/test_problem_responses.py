@@ -1,0 +1,62 @@
+"""Every error is RFC 9457 problem+json with a stable code, and never a stack trace."""
+
+from __future__ import annotations
+
+import pytest
+
+PROBLEM_FIELDS = {"type", "title", "status", "detail", "code"}
+
+
+def assert_problem(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert PROBLEM_FIELDS <= body.keys()
+    assert body["status"] == status and body["code"] == code
+    assert body["request_id"] == response.headers["x-request-id"]
+    assert "Traceback" not in response.text and 'File "' not in response.text
+    return body
+
+
+def test_unknown_route(core_client):
+    assert_problem(core_client.get("/v1/nothing-here"), 404, "not_found")
+
+
+def test_method_not_allowed(core_client, core_keys):
+    assert_problem(core_client.delete("/healthz"), 405, "method_not_allowed")
+
+
+def test_unsupported_media_type(core_client, core_keys):
+    response = core_client.post(
+        "/v1/admin/api-keys/x/revoke",
+        content=b"<xml/>",
+        headers={**core_keys.headers("admin"), "content-type": "application/xml"},
+    )
+    assert_problem(response, 415, "unsupported_media_type")
+
+
+def test_oversized_body(core_client, core_keys, settings):
+    response = core_client.post(
+        "/v1/admin/api-keys/x/revoke",
+        content=b"[" + b"1," * settings.max_body_bytes + b"1]",
+        headers={**core_keys.headers("admin"), "content-type": "application/json"},
+    )
+    assert_problem(response, 413, "payload_too_large")
+
+
+def test_domain_error_is_mapped(core_client, core_keys):
+    body = assert_problem(core_client.post("/v1/admin/api-keys/unknown/revoke", headers=core_keys.headers("admin")),
+                          404, "api_key_not_found")
+    assert "unknown" in body["detail"]
+
+
+def test_request_id_is_taken_from_the_caller(core_client):
+    response = core_client.get("/nope", headers={"X-Request-Id": "req-123"})
+    assert response.headers["x-request-id"] == "req-123"
+    assert response.json()["request_id"] == "req-123"
+
+
+@pytest.mark.parametrize("bad_id", ["a b", "x" * 200, "é"])
+def test_malformed_request_ids_are_replaced(core_client, bad_id):
+    response = core_client.get("/nope", headers={"X-Request-Id": bad_id.encode("utf-8")})
+    assert response.headers["x-request-id"] != bad_id
