@@ -11,9 +11,14 @@ from dependency_injector import containers, providers
 
 from adapters.postgres.api_keys import PostgresApiKeys
 from adapters.postgres.database import Database
+from adapters.postgres.unit_of_work import PostgresTransactions
 from adapters.system import SystemClock, SystemSecrets, UuidV7Ids
 from adapters.vault_http.client import HttpVaultClient
 from application.access.manage_api_keys import ApiKeys
+from application.ledger.expire_holds import ExpireHolds
+from application.ledger.open_account import OpenAccount
+from application.ledger.post_transfers import PostTransfers
+from application.ledger.read_ledger import ReadLedger
 from entrypoints.settings import Settings
 from hsm.config import HsmConfig
 from hsm.session import Hsm
@@ -46,6 +51,11 @@ class CoreContainer(Shared):
     api_keys = providers.Singleton(
         ApiKeys, app="core", repo=api_key_repo, clock=Shared.clock, ids=Shared.ids, secrets=Shared.secrets
     )
+    transactions = providers.Singleton(PostgresTransactions, pool=database.provided.pool)
+    ledger_open_account = providers.Singleton(OpenAccount, transactions, Shared.clock, Shared.ids)
+    ledger_post_transfers = providers.Singleton(PostTransfers, transactions, Shared.clock)
+    ledger_read = providers.Singleton(ReadLedger, transactions, Shared.clock)
+    ledger_expire_holds = providers.Singleton(ExpireHolds, transactions, Shared.clock)
     vault_client = providers.Singleton(
         HttpVaultClient, base_url=Shared.settings.provided.vault_url, api_key=Shared.settings.provided.vault_api_key
     )

@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
 
 from domain.shared.errors import Conflict, DomainError, InvalidInput, NotFound
 from entrypoints.observability.logging import request_id_var
@@ -111,11 +111,10 @@ def make_exception_handler(status_overrides: dict[str, int] | None = None):
         if isinstance(exc, ApiError):
             title = _HTTP_CODES.get(exc.status_code, ("", exc.code))[1]
             return problem_response(exc.status_code, exc.code, title, exc.detail, headers=exc.headers)
+        if isinstance(exc.__cause__, SerializationException) or isinstance(exc, SerializationException):
+            return problem_response(400, "malformed_json", "Malformed JSON", f"the request body is not valid JSON ({exc.__cause__ or exc})")
         if isinstance(exc, ValidationException):
             errors = _validation_errors(exc.extra)
-            malformed = any("JSON is malformed" in e.message or "malformed" in e.message.lower() for e in errors)
-            if malformed or (not errors and "malformed" in (exc.detail or "").lower()):
-                return problem_response(400, "malformed_json", "Malformed JSON", "the request body is not valid JSON")
             detail = "; ".join(f"{e.field}: {e.message}" for e in errors) or exc.detail
             return problem_response(400, "validation_error", "Invalid request", detail, errors=errors or None)
         if isinstance(exc, HTTPException) and exc.status_code < 500:

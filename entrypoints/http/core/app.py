@@ -10,6 +10,7 @@ from litestar import Litestar
 from entrypoints.containers import CoreContainer
 from entrypoints.http.api_keys import ApiKeysController
 from entrypoints.http.app_factory import build_app
+from entrypoints.http.core.ledger import LedgerController
 from entrypoints.http.security import Authenticator
 
 DESCRIPTION = (
@@ -18,7 +19,7 @@ DESCRIPTION = (
     "are RFC 9457 problem+json with a stable `code`."
 )
 
-ROUTES = [ApiKeysController]
+ROUTES = [LedgerController, ApiKeysController]
 
 
 def create_core_app(container: CoreContainer | None = None) -> Litestar:
@@ -45,6 +46,13 @@ def create_core_app(container: CoreContainer | None = None) -> Litestar:
         readiness={"database": database.check, "vault": vault.ping},
         lifespan=[resources],
         max_body_bytes=settings.max_body_bytes,
-        state={"container": container, "api_keys": api_keys},
+        state={
+            "container": container,
+            "api_keys": api_keys,
+            "clock": container.clock(),
+            "ledger_open_account": container.ledger_open_account(),
+            "ledger_post_transfers": container.ledger_post_transfers(),
+            "ledger_read": container.ledger_read(),
+        },
     )
     return app

@@ -1,0 +1,266 @@
+"""The ledger on PostgreSQL: a few set-based statements per batch, whatever its size.
+
+A batch costs three reads (referenced transfers and due holds; locking the accounts in
+ascending id order; holds, transfers and reversals seen under those locks) and five writes
+sent in one pipeline (transfers, new holds, resolved holds, entries, account balances), each
+one statement over ``unnest``-ed arrays. The engine in ``domain.ledger`` decides everything in
+between, in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+import msgspec
+from psycopg import AsyncConnection
+
+from domain.ledger import (
+    Account,
+    AccountFlags,
+    Balances,
+    BatchOutcome,
+    Entry,
+    Hold,
+    LedgerItem,
+    LedgerSnapshot,
+    Transfer,
+    referenced_ids,
+)
+
+_ACCOUNT_COLS = (
+    "id, currency, name, debits_must_not_exceed_credits, credits_must_not_exceed_debits, overdraft_limit, "
+    "metadata, created_at, debits_posted, credits_posted, debits_pending, credits_pending, entry_count"
+)
+_TRANSFER_COLS = (
+    'id, debit_account_id, credit_account_id, amount, currency, code, metadata, kind, pending_id, reverses_id, '
+    'timeout_seconds, expires_at, "timestamp"'
+)
+_HOLD_COLS = "transfer_id, debit_account_id, credit_account_id, amount, currency, expires_at, state, resolved_by, resolved_at"
+_ENTRY_COLS = (
+    'account_id, account_seq, transfer_id, event, "timestamp", d_debits_posted, d_credits_posted, '
+    "d_debits_pending, d_credits_pending, debits_posted, credits_posted, debits_pending, credits_pending"
+)
+
+_json = msgspec.json.Encoder()
+
+
+def _account(row) -> Account:
+    return Account(
+        id=row[0],
+        currency=row[1],
+        name=row[2],
+        flags=AccountFlags(debits_must_not_exceed_credits=row[3], credits_must_not_exceed_debits=row[4]),
+        overdraft_limit=row[5],
+        metadata=row[6],
+        created_at=row[7],
+        balances=Balances(debits_posted=row[8], credits_posted=row[9], debits_pending=row[10], credits_pending=row[11]),
+        entry_count=row[12],
+    )
+
+
+def _transfer(row) -> Transfer:
+    return Transfer(
+        id=row[0], debit_account_id=row[1], credit_account_id=row[2], amount=row[3], currency=row[4], code=row[5],
+        metadata=row[6], kind=row[7], pending_id=row[8], reverses_id=row[9], timeout_seconds=row[10],
+        expires_at=row[11], timestamp=row[12],
+    )
+
+
+def _hold(row) -> Hold:
+    return Hold(
+        transfer_id=row[0], debit_account_id=row[1], credit_account_id=row[2], amount=row[3], currency=row[4],
+        expires_at=row[5], state=row[6], resolved_by=row[7], resolved_at=row[8],
+    )
+
+
+def _entry(row) -> Entry:
+    return Entry(
+        account_id=row[0], account_seq=row[1], transfer_id=row[2], event=row[3], timestamp=row[4],
+        d_debits_posted=row[5], d_credits_posted=row[6], d_debits_pending=row[7], d_credits_pending=row[8],
+        balances=Balances(debits_posted=row[9], credits_posted=row[10], debits_pending=row[11], credits_pending=row[12]),
+    )
+
+
+def _columns(rows: Iterable[tuple], width: int) -> list[list]:
+    """Row tuples to one list per column, as ``unnest`` wants them."""
+    columns: list[list] = [[] for _ in range(width)]
+    for row in rows:
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
+    return columns
+
+
+class PostgresLedger:
+    """LedgerRepository over one connection inside an open transaction."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def insert_account(self, account: Account) -> Account | None:
+        cur = await self._conn.execute(
+            f"INSERT INTO core.ledger_accounts ({_ACCOUNT_COLS}) VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s, 0, 0, 0, 0, 0) "
+            "ON CONFLICT (id) DO NOTHING RETURNING id",
+            (account.id, account.currency, account.name, account.flags.debits_must_not_exceed_credits,
+             account.flags.credits_must_not_exceed_debits, account.overdraft_limit,
+             _json.encode(account.metadata).decode(), account.created_at),
+        )
+        if await cur.fetchone():
+            return None
+        return await self.get_account(account.id)
+
+    async def lock_snapshot(self, items: Sequence[LedgerItem], now: datetime) -> LedgerSnapshot:
+        account_ids, transfer_ids = referenced_ids(items)
+        wanted_transfers = sorted(transfer_ids)
+        # Before locking: the accounts of referenced transfers and of due holds must be locked too.
+        cur = await self._conn.execute(
+            "SELECT debit_account_id, credit_account_id FROM core.ledger_transfers WHERE id = ANY(%s) "
+            "UNION SELECT debit_account_id, credit_account_id FROM core.ledger_holds "
+            "WHERE state = 'pending' AND expires_at <= %s AND (debit_account_id = ANY(%s) OR credit_account_id = ANY(%s))",
+            (wanted_transfers, now, list(account_ids), list(account_ids)),
+        )
+        for debit, credit in await cur.fetchall():
+            account_ids.add(debit)
+            account_ids.add(credit)
+        accounts = await self._lock_accounts(account_ids)
+        return await self._snapshot_under_locks(accounts, wanted_transfers, now)
+
+    async def lock_due_holds(self, now: datetime, limit: int, account_id: str | None = None) -> LedgerSnapshot:
+        cur = await self._conn.execute(
+            "SELECT transfer_id, debit_account_id, credit_account_id FROM core.ledger_holds "
+            "WHERE state = 'pending' AND expires_at <= %s AND (%s::text IS NULL OR debit_account_id = %s OR credit_account_id = %s) "
+            "ORDER BY expires_at LIMIT %s",
+            (now, account_id, account_id, account_id, limit),
+        )
+        rows = await cur.fetchall()
+        accounts = await self._lock_accounts({a for row in rows for a in row[1:]})
+        return await self._snapshot_under_locks(accounts, [], now)
+
+    async def _lock_accounts(self, account_ids: set[str]) -> dict[str, Account]:
+        cur = await self._conn.execute(
+            f"SELECT {_ACCOUNT_COLS} FROM core.ledger_accounts WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+            (sorted(account_ids),),
+        )
+        return {row[0]: _account(row) for row in await cur.fetchall()}
+
+    async def _snapshot_under_locks(self, accounts: dict[str, Account], transfer_ids: list[str], now: datetime) -> LedgerSnapshot:
+        locked = list(accounts)
+        cur = await self._conn.execute(
+            f"SELECT {_TRANSFER_COLS} FROM core.ledger_transfers WHERE id = ANY(%s)", (transfer_ids,)
+        )
+        transfers = {row[0]: _transfer(row) for row in await cur.fetchall()}
+        # Holds of referenced pending transfers, plus due holds whose two accounts are both locked.
+        cur = await self._conn.execute(
+            f"SELECT {_HOLD_COLS} FROM core.ledger_holds WHERE transfer_id = ANY(%s) "
+            f"UNION SELECT {_HOLD_COLS} FROM core.ledger_holds WHERE state = 'pending' AND expires_at <= %s "
+            "AND debit_account_id = ANY(%s) AND credit_account_id = ANY(%s)",
+            (transfer_ids, now, locked, locked),
+        )
+        holds = {row[0]: _hold(row) for row in await cur.fetchall()}
+        cur = await self._conn.execute(
+            "SELECT reverses_id, id FROM core.ledger_transfers WHERE reverses_id = ANY(%s)", (transfer_ids,)
+        )
+        reversals = dict(await cur.fetchall())
+        return LedgerSnapshot(accounts=accounts, transfers=transfers, holds=holds, reversals=reversals)
+
+    async def save(self, outcome: BatchOutcome) -> None:
+        conn = self._conn
+        async with conn.pipeline():
+            if outcome.transfers:
+                await conn.execute(
+                    f"INSERT INTO core.ledger_transfers ({_TRANSFER_COLS}) SELECT * FROM unnest("
+                    "%s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[], %s::text[], %s::jsonb[], %s::text[], "
+                    "%s::text[], %s::text[], %s::int[], %s::timestamptz[], %s::timestamptz[])",
+                    _columns(
+                        ((t.id, t.debit_account_id, t.credit_account_id, t.amount, t.currency, t.code,
+                          None if t.metadata is None else _json.encode(t.metadata).decode(), t.kind, t.pending_id,
+                          t.reverses_id, t.timeout_seconds, t.expires_at, t.timestamp) for t in outcome.transfers),
+                        13,
+                    ),
+                )
+            if outcome.holds_created:
+                await conn.execute(
+                    f"INSERT INTO core.ledger_holds ({_HOLD_COLS}) SELECT * FROM unnest("
+                    "%s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[], %s::timestamptz[], %s::text[], "
+                    "%s::text[], %s::timestamptz[])",
+                    _columns(
+                        ((h.transfer_id, h.debit_account_id, h.credit_account_id, h.amount, h.currency, h.expires_at,
+                          h.state, h.resolved_by, h.resolved_at) for h in outcome.holds_created),
+                        9,
+                    ),
+                )
+            if outcome.holds_resolved:
+                await conn.execute(
+                    "UPDATE core.ledger_holds h SET state = u.state, resolved_by = u.resolved_by, resolved_at = u.resolved_at "
+                    "FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[]) AS u(id, state, resolved_by, resolved_at) "
+                    "WHERE h.transfer_id = u.id",
+                    _columns(((h.transfer_id, h.state, h.resolved_by, h.resolved_at) for h in outcome.holds_resolved), 4),
+                )
+            if outcome.entries:
+                await conn.execute(
+                    f"INSERT INTO core.ledger_entries ({_ENTRY_COLS}) SELECT * FROM unnest("
+                    "%s::text[], %s::bigint[], %s::text[], %s::text[], %s::timestamptz[], %s::bigint[], %s::bigint[], "
+                    "%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])",
+                    _columns(
+                        ((e.account_id, e.account_seq, e.transfer_id, e.event, e.timestamp, e.d_debits_posted,
+                          e.d_credits_posted, e.d_debits_pending, e.d_credits_pending, e.balances.debits_posted,
+                          e.balances.credits_posted, e.balances.debits_pending, e.balances.credits_pending)
+                         for e in outcome.entries),
+                        13,
+                    ),
+                )
+            if outcome.accounts:
+                await conn.execute(
+                    "UPDATE core.ledger_accounts a SET debits_posted = u.dp, credits_posted = u.cp, "
+                    "debits_pending = u.dpe, credits_pending = u.cpe, entry_count = u.n "
+                    "FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[]) "
+                    "AS u(id, dp, cp, dpe, cpe, n) WHERE a.id = u.id",
+                    _columns(
+                        ((a.id, a.balances.debits_posted, a.balances.credits_posted, a.balances.debits_pending,
+                          a.balances.credits_pending, a.entry_count) for a in outcome.accounts.values()),
+                        6,
+                    ),
+                )
+
+    async def has_due_holds(self, account_id: str, now: datetime) -> bool:
+        cur = await self._conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM core.ledger_holds WHERE state = 'pending' AND expires_at <= %s "
+            "AND (debit_account_id = %s OR credit_account_id = %s))",
+            (now, account_id, account_id),
+        )
+        row = await cur.fetchone()
+        return bool(row and row[0])
+
+    async def get_account(self, account_id: str) -> Account | None:
+        cur = await self._conn.execute(f"SELECT {_ACCOUNT_COLS} FROM core.ledger_accounts WHERE id = %s", (account_id,))
+        row = await cur.fetchone()
+        return _account(row) if row else None
+
+    async def get_transfer(self, transfer_id: str) -> Transfer | None:
+        cur = await self._conn.execute(f"SELECT {_TRANSFER_COLS} FROM core.ledger_transfers WHERE id = %s", (transfer_id,))
+        row = await cur.fetchone()
+        return _transfer(row) if row else None
+
+    async def get_hold(self, transfer_id: str) -> Hold | None:
+        cur = await self._conn.execute(f"SELECT {_HOLD_COLS} FROM core.ledger_holds WHERE transfer_id = %s", (transfer_id,))
+        row = await cur.fetchone()
+        return _hold(row) if row else None
+
+    async def balances_at(self, account_id: str, at: datetime) -> Balances:
+        cur = await self._conn.execute(
+            'SELECT debits_posted, credits_posted, debits_pending, credits_pending FROM core.ledger_entries '
+            'WHERE account_id = %s AND "timestamp" <= %s ORDER BY "timestamp" DESC, account_seq DESC LIMIT 1',
+            (account_id, at),
+        )
+        row = await cur.fetchone()
+        if row is None:
+            return Balances()
+        return Balances(debits_posted=row[0], credits_posted=row[1], debits_pending=row[2], credits_pending=row[3])
+
+    async def entries(self, account_id: str, after_seq: int, limit: int) -> list[Entry]:
+        cur = await self._conn.execute(
+            f"SELECT {_ENTRY_COLS} FROM core.ledger_entries WHERE account_id = %s AND account_seq > %s "
+            "ORDER BY account_seq LIMIT %s",
+            (account_id, after_seq, limit),
+        )
+        return [_entry(row) for row in await cur.fetchall()]

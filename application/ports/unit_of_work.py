@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
+
+from application.ports.ledger import LedgerRepository
+
+T = TypeVar("T")
+
+
+class UnitOfWork(Protocol):
+    """One transaction and the repositories that work inside it."""
+
+    ledger: LedgerRepository
+
+
+class Transactions(Protocol):
+    """Runs work in one transaction: commits when it returns, rolls back when it raises.
+
+    Transient conflicts (deadlock, serialization failure, a concurrent insert of the same
+    id) are retried here, at the unit-of-work boundary, and only here; ``work`` must therefore
+    be safe to run again (it is: it only reads and writes through the unit of work).
+    """
+
+    async def run(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T: ...
