@@ -9,6 +9,7 @@ from datetime import datetime
 import msgspec
 from litestar import Controller, get, post
 from litestar.datastructures import State
+from litestar.params import FromPath
 
 from application.access.manage_api_keys import ApiKeys
 from domain.access.model import ApiKey
@@ -44,6 +45,6 @@ class ApiKeysController(Controller):
         return ApiKeyList(data=[ApiKeyView.of(k) for k in keys])
 
     @post("/{key_id:str}/revoke", status_code=200, summary="Revoke a key (idempotent)")
-    async def revoke(self, state: State, key_id: str) -> ApiKeyView:
+    async def revoke(self, state: State, key_id: FromPath[str]) -> ApiKeyView:
         service: ApiKeys = state.api_keys
         return ApiKeyView.of(await service.revoke(key_id))

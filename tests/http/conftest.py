@@ -69,13 +69,13 @@ def vault_container(settings, hsm, softhsm_token) -> VaultContainer:
     return container
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def core_client(core_container) -> Iterator[TestClient]:
     with TestClient(create_core_app(core_container)) as client:
         yield client
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def vault_client(vault_container) -> Iterator[TestClient]:
     with TestClient(create_vault_app(vault_container)) as client:
         yield client

@@ -60,3 +60,34 @@ def test_request_id_is_taken_from_the_caller(core_client):
 def test_malformed_request_ids_are_replaced(core_client, bad_id):
     response = core_client.get("/nope", headers={"X-Request-Id": bad_id.encode("utf-8")})
     assert response.headers["x-request-id"] != bad_id
+
+
+def test_malformed_json(core_client, core_keys):
+    response = core_client.post(
+        "/v1/ledger/transfers", content=b'{"transfers": [', headers={**core_keys.headers("app"), "content-type": "application/json"}
+    )
+    assert_problem(response, 400, "malformed_json")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"transfers": [{"id": "t", "debit_account_id": "a", "credit_account_id": "b", "amount": 1.5, "currency": "USD"}]},
+         "transfers[0].amount"),
+        ({"transfers": [{"id": "t", "debit_account_id": "a", "credit_account_id": "b", "amount": [10], "currency": "USD"}]},
+         "transfers[0].amount"),
+        ({"transfers": "nope"}, "transfers"),
+        ({"name": "x", "currency": "usd"}, "currency"),
+    ],
+)
+def test_wrong_types_name_the_field(core_client, core_keys, body, field):
+    path = "/v1/ledger/transfers" if "transfers" in body else "/v1/ledger/accounts"
+    problem = assert_problem(core_client.post(path, json=body, headers=core_keys.headers("app")), 400, "validation_error")
+    assert problem["errors"][0]["field"] == field
+
+
+def test_unknown_fields_are_refused(core_client, core_keys):
+    body = {"name": "x", "currency": "USD", "colour": "red"}
+    problem = assert_problem(core_client.post("/v1/ledger/accounts", json=body, headers=core_keys.headers("app")),
+                             400, "validation_error")
+    assert "colour" in problem["detail"]

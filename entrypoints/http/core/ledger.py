@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 import msgspec
 from litestar import Controller, Response, get, post
 from litestar.datastructures import State
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from msgspec import Meta
 
 from application.ledger.open_account import OpenAccount
@@ -190,7 +190,7 @@ class LedgerController(Controller):
     opt = roles("app", "ops")
 
     @post("/accounts", summary="Open an account (idempotent on id)")
-    async def open_account(self, state: State, data: AccountIn) -> Response[AccountOut]:
+    async def open_account(self, state: State, data: JSONBody[AccountIn]) -> Response[AccountOut]:
         use_case: OpenAccount = state.ledger_open_account
         opened = await use_case(
             NewAccount(
@@ -203,12 +203,12 @@ class LedgerController(Controller):
         return Response(AccountOut.of(opened.account), status_code=201 if opened.created else 200)
 
     @get("/accounts/{account_id:str}", summary="An account and its balances")
-    async def get_account(self, state: State, account_id: str) -> AccountOut:
+    async def get_account(self, state: State, account_id: FromPath[str]) -> AccountOut:
         reader: ReadLedger = state.ledger_read
         return AccountOut.of(await reader.account(account_id))
 
     @get("/accounts/{account_id:str}/balance", summary="Balances as of an instant (default: now)")
-    async def balance(self, state: State, account_id: str, at: datetime | None = None) -> BalanceOut:
+    async def balance(self, state: State, account_id: FromPath[str], at: FromQuery[datetime | None] = None) -> BalanceOut:
         reader: ReadLedger = state.ledger_read
         if at is None:
             account = await reader.account(account_id)
@@ -222,7 +222,7 @@ class LedgerController(Controller):
     async def entries(
         self,
         state: State,
-        account_id: str,
+        account_id: FromPath[str],
         limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
         cursor: Annotated[str | None, Parameter(pattern=r"^\d{1,18}$")] = None,
     ) -> EntryList:
@@ -234,20 +234,20 @@ class LedgerController(Controller):
         )
 
     @post("/transfers", status_code=200, summary="Post 1 to 8,190 transfers or resolutions, in order")
-    async def post_transfers(self, state: State, data: TransferBatchIn) -> TransferBatchOut:
+    async def post_transfers(self, state: State, data: JSONBody[TransferBatchIn]) -> TransferBatchOut:
         use_case: PostTransfers = state.ledger_post_transfers
         items = [to_item(i, item) for i, item in enumerate(data.transfers)]
         results = await use_case(items)
         return TransferBatchOut(results=[ItemResultOut(id=r.id, status=r.status, code=r.code) for r in results])
 
     @get("/transfers/{transfer_id:str}", summary="A transfer (with its hold's state when pending)")
-    async def get_transfer(self, state: State, transfer_id: str) -> TransferOut:
+    async def get_transfer(self, state: State, transfer_id: FromPath[str]) -> TransferOut:
         reader: ReadLedger = state.ledger_read
         transfer, hold = await reader.transfer(transfer_id)
         return TransferOut.of(transfer, hold)
 
     @post("/transfers/{transfer_id:str}/reversals", summary="Reverse a posted transfer (at most once)")
-    async def reverse(self, state: State, transfer_id: str, data: ReversalIn) -> Response[TransferOut]:
+    async def reverse(self, state: State, transfer_id: FromPath[str], data: JSONBody[ReversalIn]) -> Response[TransferOut]:
         use_case: PostTransfers = state.ledger_post_transfers
         reader: ReadLedger = state.ledger_read
         [result] = await use_case([ReverseTransfer(id=data.id, original_id=transfer_id, metadata=data.metadata)])
