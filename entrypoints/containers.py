@@ -17,7 +17,7 @@ from adapters.vault_http.client import HttpVaultClient
 from application.access.manage_api_keys import ApiKeys
 from application.ledger.expire_holds import ExpireHolds
 from application.ledger.open_account import OpenAccount
-from application.ledger.post_transfers import PostTransfers
+from application.ledger.post_transfers import CoalescingPostTransfers, PostTransfers
 from application.ledger.read_ledger import ReadLedger
 from entrypoints.settings import Settings
 from hsm.config import HsmConfig
@@ -53,7 +53,9 @@ class CoreContainer(Shared):
     )
     transactions = providers.Singleton(PostgresTransactions, pool=database.provided.pool)
     ledger_open_account = providers.Singleton(OpenAccount, transactions, Shared.clock, Shared.ids)
-    ledger_post_transfers = providers.Singleton(PostTransfers, transactions, Shared.clock)
+    ledger_post_transfers = providers.Singleton(
+        CoalescingPostTransfers, providers.Singleton(PostTransfers, transactions, Shared.clock)
+    )
     ledger_read = providers.Singleton(ReadLedger, transactions, Shared.clock)
     ledger_expire_holds = providers.Singleton(ExpireHolds, transactions, Shared.clock)
     vault_client = providers.Singleton(

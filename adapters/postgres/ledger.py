@@ -1,9 +1,9 @@
 """The ledger on PostgreSQL: a few set-based statements per batch, whatever its size.
 
-A batch costs three reads (referenced transfers and due holds; locking the accounts in
-ascending id order; holds, transfers and reversals seen under those locks) and five writes
-sent in one pipeline (transfers, new holds, resolved holds, entries, account balances), each
-one statement over ``unnest``-ed arrays. The engine in ``domain.ledger`` decides everything in
+A batch costs a handful of statements whatever its size: a read of referenced transfers and
+due holds; locking the accounts in ascending id order; holds, transfers and reversals seen
+under those locks; a binary COPY each for transfers and entries; and one pipeline with the
+hold and account-balance writes, each one statement over ``unnest``-ed arrays. The engine in ``domain.ledger`` decides everything in
 between, in memory.
 """
 
@@ -41,6 +41,10 @@ _ENTRY_COLS = (
     'account_id, account_seq, transfer_id, event, "timestamp", d_debits_posted, d_credits_posted, '
     "d_debits_pending, d_credits_pending, debits_posted, credits_posted, debits_pending, credits_pending"
 )
+
+_TRANSFER_TYPES = ["text", "text", "text", "int8", "text", "text", "jsonb", "text", "text", "text", "int4",
+                   "timestamptz", "timestamptz"]
+_ENTRY_TYPES = ["text", "int8", "text", "text", "timestamptz", *["int8"] * 8]
 
 _json = msgspec.json.Encoder()
 
@@ -165,19 +169,28 @@ class PostgresLedger:
 
     async def save(self, outcome: BatchOutcome) -> None:
         conn = self._conn
+        # The two large inserts go by binary COPY (2-3x faster than unnest for thousands of rows);
+        # statement-level triggers see the copied rows as one statement all the same.
+        if outcome.transfers:
+            async with conn.cursor().copy(f"COPY core.ledger_transfers ({_TRANSFER_COLS}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(_TRANSFER_TYPES)
+                for t in outcome.transfers:
+                    await copy.write_row(
+                        (t.id, t.debit_account_id, t.credit_account_id, t.amount, t.currency, t.code,
+                         None if t.metadata is None else _json.encode(t.metadata).decode(), t.kind, t.pending_id,
+                         t.reverses_id, t.timeout_seconds, t.expires_at, t.timestamp)
+                    )
+        if outcome.entries:
+            async with conn.cursor().copy(f"COPY core.ledger_entries ({_ENTRY_COLS}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(_ENTRY_TYPES)
+                for e in outcome.entries:
+                    b = e.balances
+                    await copy.write_row(
+                        (e.account_id, e.account_seq, e.transfer_id, e.event, e.timestamp, e.d_debits_posted,
+                         e.d_credits_posted, e.d_debits_pending, e.d_credits_pending, b.debits_posted,
+                         b.credits_posted, b.debits_pending, b.credits_pending)
+                    )
         async with conn.pipeline():
-            if outcome.transfers:
-                await conn.execute(
-                    f"INSERT INTO core.ledger_transfers ({_TRANSFER_COLS}) SELECT * FROM unnest("
-                    "%s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[], %s::text[], %s::jsonb[], %s::text[], "
-                    "%s::text[], %s::text[], %s::int[], %s::timestamptz[], %s::timestamptz[])",
-                    _columns(
-                        ((t.id, t.debit_account_id, t.credit_account_id, t.amount, t.currency, t.code,
-                          None if t.metadata is None else _json.encode(t.metadata).decode(), t.kind, t.pending_id,
-                          t.reverses_id, t.timeout_seconds, t.expires_at, t.timestamp) for t in outcome.transfers),
-                        13,
-                    ),
-                )
             if outcome.holds_created:
                 await conn.execute(
                     f"INSERT INTO core.ledger_holds ({_HOLD_COLS}) SELECT * FROM unnest("
@@ -195,19 +208,6 @@ class PostgresLedger:
                     "FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[]) AS u(id, state, resolved_by, resolved_at) "
                     "WHERE h.transfer_id = u.id",
                     _columns(((h.transfer_id, h.state, h.resolved_by, h.resolved_at) for h in outcome.holds_resolved), 4),
-                )
-            if outcome.entries:
-                await conn.execute(
-                    f"INSERT INTO core.ledger_entries ({_ENTRY_COLS}) SELECT * FROM unnest("
-                    "%s::text[], %s::bigint[], %s::text[], %s::text[], %s::timestamptz[], %s::bigint[], %s::bigint[], "
-                    "%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])",
-                    _columns(
-                        ((e.account_id, e.account_seq, e.transfer_id, e.event, e.timestamp, e.d_debits_posted,
-                          e.d_credits_posted, e.d_debits_pending, e.d_credits_pending, e.balances.debits_posted,
-                          e.balances.credits_posted, e.balances.debits_pending, e.balances.credits_pending)
-                         for e in outcome.entries),
-                        13,
-                    ),
                 )
             if outcome.accounts:
                 await conn.execute(

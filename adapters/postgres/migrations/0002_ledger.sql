@@ -25,8 +25,8 @@ CREATE TABLE core.ledger_accounts (
 
 CREATE TABLE core.ledger_transfers (
     id                 text PRIMARY KEY,
-    debit_account_id   text NOT NULL REFERENCES core.ledger_accounts (id),
-    credit_account_id  text NOT NULL REFERENCES core.ledger_accounts (id),
+    debit_account_id   text NOT NULL,
+    credit_account_id  text NOT NULL,
     amount             bigint NOT NULL CHECK (amount >= 0),
     currency           text NOT NULL,
     code               text NOT NULL DEFAULT '',
@@ -77,7 +77,8 @@ CREATE TABLE core.ledger_entries (
 );
 CREATE INDEX ledger_entries_time ON core.ledger_entries (account_id, "timestamp", account_seq);
 
--- Entries must balance per transfer event: what one side gains, the other side loses.
+-- Entries must balance per transfer event (what one side gains, the other loses) and belong
+-- to existing accounts. Checked once per statement over the inserted rows, set-based.
 CREATE FUNCTION core.ledger_entries_balance() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     culprit text;
@@ -91,27 +92,56 @@ BEGIN
     IF culprit IS NOT NULL THEN
         RAISE EXCEPTION 'unbalanced ledger entries for transfer %', culprit USING ERRCODE = 'check_violation';
     END IF;
+    SELECT n.account_id INTO culprit
+      FROM new_entries n LEFT JOIN core.ledger_accounts a ON a.id = n.account_id
+     WHERE a.id IS NULL
+     LIMIT 1;
+    IF culprit IS NOT NULL THEN
+        RAISE EXCEPTION 'ledger entry for unknown account %', culprit USING ERRCODE = 'foreign_key_violation';
+    END IF;
     RETURN NULL;
 END
 $$;
 CREATE TRIGGER ledger_entries_balance AFTER INSERT ON core.ledger_entries
     REFERENCING NEW TABLE AS new_entries FOR EACH STATEMENT EXECUTE FUNCTION core.ledger_entries_balance();
 
--- An account's balances may change only to the balances its newest entry records.
+-- Transfers name existing accounts (checked per statement, not per row).
+CREATE FUNCTION core.ledger_transfers_accounts_exist() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    culprit text;
+BEGIN
+    SELECT n.id INTO culprit
+      FROM new_transfers n
+      LEFT JOIN core.ledger_accounts d ON d.id = n.debit_account_id
+      LEFT JOIN core.ledger_accounts c ON c.id = n.credit_account_id
+     WHERE d.id IS NULL OR c.id IS NULL
+     LIMIT 1;
+    IF culprit IS NOT NULL THEN
+        RAISE EXCEPTION 'transfer % names an unknown account', culprit USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER ledger_transfers_accounts_exist AFTER INSERT ON core.ledger_transfers
+    REFERENCING NEW TABLE AS new_transfers FOR EACH STATEMENT EXECUTE FUNCTION core.ledger_transfers_accounts_exist();
+
+-- An account's balances are always those its newest entry records: an update must leave each
+-- account pointing (entry_count) at its latest entry, with exactly that entry's balances.
 CREATE FUNCTION core.ledger_accounts_match_entries() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     culprit text;
 BEGIN
     SELECT n.id INTO culprit
       FROM new_accounts n
-      JOIN old_accounts o ON o.id = n.id
       LEFT JOIN core.ledger_entries e ON e.account_id = n.id AND e.account_seq = n.entry_count
-     WHERE (n.debits_posted, n.credits_posted, n.debits_pending, n.credits_pending, n.entry_count)
-           IS DISTINCT FROM (o.debits_posted, o.credits_posted, o.debits_pending, o.credits_pending, o.entry_count)
-       AND (e.account_id IS NULL
-            OR n.entry_count <= o.entry_count
-            OR (n.debits_posted, n.credits_posted, n.debits_pending, n.credits_pending)
-               IS DISTINCT FROM (e.debits_posted, e.credits_posted, e.debits_pending, e.credits_pending))
+     WHERE (e.account_id IS NULL
+            AND NOT (n.entry_count = 0 AND n.debits_posted = 0 AND n.credits_posted = 0
+                     AND n.debits_pending = 0 AND n.credits_pending = 0))
+        OR (n.debits_posted, n.credits_posted, n.debits_pending, n.credits_pending)
+           IS DISTINCT FROM (e.debits_posted, e.credits_posted, e.debits_pending, e.credits_pending)
+           AND e.account_id IS NOT NULL
+        OR EXISTS (SELECT 1 FROM core.ledger_entries later
+                    WHERE later.account_id = n.id AND later.account_seq = n.entry_count + 1)
      LIMIT 1;
     IF culprit IS NOT NULL THEN
         RAISE EXCEPTION 'balances of account % do not match its entries', culprit USING ERRCODE = 'check_violation';
@@ -120,7 +150,7 @@ BEGIN
 END
 $$;
 CREATE TRIGGER ledger_accounts_match_entries AFTER UPDATE ON core.ledger_accounts
-    REFERENCING OLD TABLE AS old_accounts NEW TABLE AS new_accounts
+    REFERENCING NEW TABLE AS new_accounts
     FOR EACH STATEMENT EXECUTE FUNCTION core.ledger_accounts_match_entries();
 
 -- A new account starts empty.

@@ -1,0 +1,95 @@
+"""Shared benchmark plumbing: a throwaway migrated database, a served app, a results table."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from adapters.postgres import migrations as core_migrations
+from adapters.postgres.migrator import migrate
+from entrypoints.runtime import embedded_postgres
+from entrypoints.settings import CORE_DB_ROLE, role_url
+from vault import migrations as vault_migrations
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+
+
+@contextmanager
+def bench_database():
+    """A fresh, migrated database on DATABASE_URL or the embedded server; dropped afterwards."""
+    server = None
+    uri = os.environ.get("DATABASE_URL")
+    if not uri:
+        server = embedded_postgres.start(ROOT / ".data" / "pg")
+        uri = server.get_uri()
+    name = f"bursar_bench_{uuid.uuid4().hex[:8]}"
+    admin = embedded_postgres.ensure_database(uri, name)
+    migrate(admin, "core", core_migrations.DIRECTORY)
+    migrate(admin, "vault", vault_migrations.DIRECTORY)
+    try:
+        yield admin, role_url(admin, CORE_DB_ROLE, None)
+    finally:
+        embedded_postgres.drop_database(uri, name)
+        if server is not None:
+            server.cleanup()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def served_core(admin_url: str):
+    """The core app under uvicorn in its own process; yields its base URL."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": admin_url, "BURSAR_CORE_PORT": str(port), "BURSAR_LOG_LEVEL": "WARNING",
+           "BURSAR_DB_POOL_MAX": "16"}
+    proc = subprocess.Popen([sys.executable, "-m", "entrypoints.cli.main", "serve", "core"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("core did not start: " + (proc.stderr.read() or b"").decode()[-2000:])
+        time.sleep(0.1)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+def report(name: str, rows: list[dict], columns: list[str]) -> Path:
+    widths = [max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print("  ".join(str(row.get(c, "")).ljust(w) for c, w in zip(columns, widths, strict=True)))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps({
+        "benchmark": name,
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "results": rows,
+    }, indent=2))
+    print(f"\nwrote {path.relative_to(ROOT)}")
+    return path
