@@ -134,6 +134,18 @@ def hsm_init_token(directory: Path | None, label: str) -> None:
     click.echo(f"export SOFTHSM2_CONF={conf}\nexport BURSAR_HSM_TOKEN_LABEL={label}\nexport BURSAR_HSM_PIN_FILE={pin_file}")
 
 
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("name", type=click.Choice(["ledger", "all"]))
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def bench(name: str, args: tuple[str, ...]) -> None:
+    """Run a benchmark from bench/ (a source checkout); see docs/performance.md."""
+    try:
+        from bench import ledger
+    except ImportError:
+        raise click.ClickException("benchmarks live in the source checkout's bench/ folder") from None
+    ledger.main(list(args))
+
+
 class _database:
     """Settings with a database: DATABASE_URL, or else the embedded server under .data/pg."""
 

@@ -91,6 +91,7 @@ def build_app(
             security=[{"apiKey": []}],
         ),
         debug=False,
+        logging_config=None,  # logging is configured once per process (entrypoints.observability)
     )
     # Outermost, so that requests refused while routing (404, 405) get a request id and an
     # access-log line too; litestar applies app-level middleware only to matched routes.

@@ -83,6 +83,7 @@ def configure_logging(level: str = "INFO", *, service: str, stream=None) -> None
         lg.handlers[:] = []
         lg.propagate = True
     logging.getLogger("uvicorn.access").disabled = True  # Bursar logs each request itself
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per outgoing call is noise
 
 
 def install_filters(handler: logging.Handler) -> None:
