@@ -505,14 +505,13 @@ class _Ledger:
         assert self._undo is not None
         for table, key, previous in reversed(self._undo):
             if previous is _MISSING:
-                pass
+                del table[key]
             else:
                 table[key] = previous
         transfers, entries, created_holds, resolved_holds = self._chain_marks
         del self._new_transfers[transfers:]
         del self._entries[entries:]
         del self._created_holds[created_holds:]
-        del self._resolved_holds[resolved_holds:]
         self._undo = None
 
 

@@ -51,6 +51,7 @@ class PanMaskingFilter(logging.Filter):
             record.exc_text = mask_pans(record.exc_text)
         if record.stack_info:
             record.stack_info = mask_pans(record.stack_info)
+        record.__dict__.pop("color_message", None)  # uvicorn's ANSI-coloured duplicate of the message
         for name, value in vars(record).items():
             if name not in _STANDARD_ATTRS and isinstance(value, str):
                 setattr(record, name, mask_pans(value))
