@@ -60,6 +60,9 @@ class ReverseTransfer(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
 LedgerItem = CreateTransfer | ResolvePending | ReverseTransfer
 
+MAX_TIMEOUT_SECONDS = 2**32 - 1
+"""The longest hold timeout (TigerBeetle's u32); longer ones fail with ``timeout_too_large``."""
+
 
 class NewAccount(msgspec.Struct, frozen=True, kw_only=True):
     """Open an account; see ``open_account`` for the rules."""

@@ -24,7 +24,13 @@ from typing import Any
 
 import msgspec
 
-from domain.ledger.commands import CreateTransfer, LedgerItem, ResolvePending, ReverseTransfer
+from domain.ledger.commands import (
+    MAX_TIMEOUT_SECONDS,
+    CreateTransfer,
+    LedgerItem,
+    ResolvePending,
+    ReverseTransfer,
+)
 from domain.ledger.model import Account, Balances, Entry, EntryEvent, Hold, Transfer
 from domain.ledger.results import (
     ACCOUNTS_MUST_BE_DIFFERENT,
@@ -60,6 +66,7 @@ from domain.ledger.results import (
     PENDING_TRANSFER_NOT_PENDING,
     TIMEOUT_MUST_BE_POSITIVE,
     TIMEOUT_REQUIRES_PENDING,
+    TIMEOUT_TOO_LARGE,
     TRANSFER_NOT_FOUND,
     VOID_AMOUNT_MUST_MATCH,
     ItemResult,
@@ -292,6 +299,8 @@ class _Ledger:
                 return TIMEOUT_REQUIRES_PENDING
             if item.timeout_seconds <= 0:
                 return TIMEOUT_MUST_BE_POSITIVE
+            if item.timeout_seconds > MAX_TIMEOUT_SECONDS:
+                return TIMEOUT_TOO_LARGE
         debit = self._accounts.get(item.debit_account_id)
         if debit is None:
             return DEBIT_ACCOUNT_NOT_FOUND
@@ -317,7 +326,7 @@ class _Ledger:
                 amount=amount,
                 currency=item.currency,
                 code=item.code,
-                metadata=item.metadata,
+                metadata=None if item.metadata is None else dict(item.metadata),
                 kind="pending" if item.pending else "single",
                 timeout_seconds=item.timeout_seconds,
                 expires_at=expires_at,
@@ -409,7 +418,7 @@ class _Ledger:
                 amount=amount,
                 currency=original.currency,
                 code=original.code,
-                metadata=item.metadata,
+                metadata=None if item.metadata is None else dict(item.metadata),
                 kind="reversal",
                 reverses_id=original.id,
                 timestamp=self._now,
@@ -512,6 +521,7 @@ class _Ledger:
         del self._new_transfers[transfers:]
         del self._entries[entries:]
         del self._created_holds[created_holds:]
+        del self._resolved_holds[resolved_holds:]
         self._undo = None
 
 

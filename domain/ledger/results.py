@@ -31,6 +31,8 @@ TIMEOUT_REQUIRES_PENDING: Final = "timeout_requires_pending"
 """A timeout was given for a transfer that is not pending."""
 TIMEOUT_MUST_BE_POSITIVE: Final = "timeout_must_be_positive"
 """The timeout of a pending transfer is zero or negative (omit it for no timeout)."""
+TIMEOUT_TOO_LARGE: Final = "timeout_too_large"
+"""The timeout exceeds ``MAX_TIMEOUT_SECONDS`` (2**32 - 1, about 136 years, as in TigerBeetle)."""
 
 # --- Accounts ----------------------------------------------------------------------------
 

@@ -21,7 +21,11 @@ CREATE TABLE core.ledger_accounts (
            OR debits_posted + debits_pending <= credits_posted + coalesce(overdraft_limit, 0)),
     CHECK (NOT credits_must_not_exceed_debits
            OR credits_posted + credits_pending <= debits_posted + coalesce(overdraft_limit, 0))
-);
+)
+-- Balances change on every transfer: leave room on each page so updates stay HOT (no new
+-- index entries), and vacuum early so hot accounts do not drag long version chains.
+WITH (fillfactor = 50, autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 2000,
+      autovacuum_vacuum_cost_delay = 0, autovacuum_analyze_scale_factor = 0.05);
 
 CREATE TABLE core.ledger_transfers (
     id                 text PRIMARY KEY,

@@ -18,7 +18,9 @@ CREDIT_LIMITED = AccountFlags(credits_must_not_exceed_debits=True)
 
 def test_open_account_starts_with_zero_balances() -> None:
     account = open_account(
-        NewAccount(id="a1", currency="EUR", name="Alice", flags=DEBIT_LIMITED, overdraft_limit=500, metadata={"k": "v"}),
+        NewAccount(
+            id="a1", currency="EUR", name="Alice", flags=DEBIT_LIMITED, overdraft_limit=500, metadata={"k": "v"}
+        ),
         NOW,
     )
 
@@ -91,7 +93,9 @@ def test_debit_limit_counts_posted_pending_and_overdraft() -> None:
 
 
 def test_credit_limit_counts_posted_pending_and_overdraft() -> None:
-    account = _account(CREDIT_LIMITED, None, debits_posted=100, credits_posted=30, credits_pending=20, debits_pending=999)
+    account = _account(
+        CREDIT_LIMITED, None, debits_posted=100, credits_posted=30, credits_pending=20, debits_pending=999
+    )
 
     assert account.allows_credit(50)
     assert not account.allows_credit(51)

@@ -127,6 +127,10 @@ def statuses(outcome: BatchOutcome) -> list[tuple[str, str | None]]:
     return [(result.status, result.code) for result in outcome.results]
 
 
+def deltas(entry: Entry) -> tuple[int, int, int, int]:
+    return entry.d_debits_posted, entry.d_credits_posted, entry.d_debits_pending, entry.d_credits_pending
+
+
 # --- Shape checks --------------------------------------------------------------------------
 
 
@@ -169,6 +173,11 @@ def test_timeout_requires_pending(book: Book) -> None:
 def test_timeout_must_be_positive(book: Book, timeout: int) -> None:
     assert book.code(pending("p1", timeout=timeout)) == "timeout_must_be_positive"
     assert book.code(pending("p1", timeout=1)) is None
+
+
+def test_timeout_too_large(book: Book) -> None:
+    assert book.code(pending("p1", timeout=2**32)) == "timeout_too_large"
+    assert book.code(pending("p1", timeout=2**32 - 1)) is None
 
 
 # --- Accounts and limits -------------------------------------------------------------------
@@ -277,10 +286,7 @@ def test_partial_post_releases_the_rest(book: Book) -> None:
     assert book.balances("b") == Balances(credits_posted=12)
     assert outcome.transfers[0].amount == 12
     assert outcome.transfers[0].code == "auth"
-    assert [(e.d_debits_posted, e.d_credits_posted, e.d_debits_pending, e.d_credits_pending) for e in outcome.entries] == [
-        (12, 0, -30, 0),
-        (0, 12, 0, -30),
-    ]
+    assert [deltas(entry) for entry in outcome.entries] == [(12, 0, -30, 0), (0, 12, 0, -30)]
 
 
 def test_void_releases_everything(book: Book) -> None:
@@ -351,9 +357,9 @@ def test_pending_transfer_expired_at_exactly_its_deadline(book: Book) -> None:
     outcome = book.run(post("x1", "p1"), at=deadline)
 
     assert statuses(outcome) == [("failed", "pending_transfer_expired")]
-    assert [(e.account_id, e.event, e.transfer_id, e.d_debits_pending, e.d_credits_pending) for e in outcome.entries] == [
-        ("a", "expire_pending", "p1", -30, 0),
-        ("b", "expire_pending", "p1", 0, -30),
+    assert [(e.account_id, e.event, e.transfer_id, *deltas(e)) for e in outcome.entries] == [
+        ("a", "expire_pending", "p1", 0, 0, -30, 0),
+        ("b", "expire_pending", "p1", 0, 0, 0, -30),
     ]
     assert outcome.holds_resolved[0].state == "expired"
     assert outcome.holds_resolved[0].resolved_by is None
@@ -501,7 +507,8 @@ def test_exists_with_different_pending_and_timeout_for_a_pending_transfer(book: 
     item = pending("p1", timeout=30)
     book.run(item)
 
-    assert book.code(msgspec.structs.replace(item, pending=False, timeout_seconds=None)) == "exists_with_different_pending"
+    as_single = msgspec.structs.replace(item, pending=False, timeout_seconds=None)
+    assert book.code(as_single) == "exists_with_different_pending"
     assert book.code(msgspec.structs.replace(item, timeout_seconds=None)) == "exists_with_different_timeout_seconds"
     assert book.code(item) is None
 
@@ -747,6 +754,14 @@ def test_holds_created_and_resolved_never_overlap(book: Book) -> None:
     assert [(h.transfer_id, h.state) for h in outcome.holds_resolved] == [("p0", "voided")]
 
 
+def test_transfers_keep_their_own_copy_of_metadata(book: Book) -> None:
+    metadata = {"m": "1"}
+    outcome = book.run(transfer("t1", metadata=metadata))
+    metadata["m"] = "2"
+
+    assert outcome.transfers[0].metadata == {"m": "1"}
+
+
 def test_the_snapshot_is_not_mutated(book: Book) -> None:
     book.run(pending("p0", timeout=1), transfer("t0"))
     snapshot = book.snapshot()
@@ -786,6 +801,7 @@ def test_failure_codes_are_the_documented_set() -> None:
         "accounts_must_be_different",
         "timeout_requires_pending",
         "timeout_must_be_positive",
+        "timeout_too_large",
         "debit_account_not_found",
         "credit_account_not_found",
         "currency_mismatch",

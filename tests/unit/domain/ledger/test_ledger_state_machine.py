@@ -81,7 +81,8 @@ class RefTransfer:
 
 @dataclass
 class Reference:
-    """The ledger as a list of postings ``(account, debits_posted, credits_posted, debits_pending, credits_pending)``."""
+    """The ledger as a list of postings: ``(account, d_debits_posted, d_credits_posted, d_debits_pending,
+    d_credits_pending)``; an account's balances are their fold."""
 
     accounts: dict[str, RefAccount] = field(default_factory=dict)
     transfers: dict[str, RefTransfer] = field(default_factory=dict)
@@ -170,6 +171,8 @@ class Reference:
             return "timeout_requires_pending"
         if t.timeout_seconds is not None and t.timeout_seconds <= 0:
             return "timeout_must_be_positive"
+        if t.timeout_seconds is not None and t.timeout_seconds >= 2**32:
+            return "timeout_too_large"
         if t.debit_account_id not in self.accounts:
             return "debit_account_not_found"
         if t.credit_account_id not in self.accounts:
@@ -389,7 +392,9 @@ class LedgerMachine(RuleBasedStateMachine):
             timeout_seconds=data.draw(PENDING_TIMEOUTS if pending else SINGLE_TIMEOUTS, label="timeout"),
         )
 
-    def draw_resolve(self, data: st.DataObject, batch_ids: list[str], hold: CreateTransfer | None = None) -> ResolvePending:
+    def draw_resolve(
+        self, data: st.DataObject, batch_ids: list[str], hold: CreateTransfer | None = None
+    ) -> ResolvePending:
         """Resolve ``hold``, or mostly an open hold; sometimes a resolved one, a non-pending or unknown id."""
         if hold is None:
             open_holds = [i for i, s in self.ref.hold_states.items() if s == "pending"]
@@ -448,9 +453,11 @@ class LedgerMachine(RuleBasedStateMachine):
         }[other]()
         return msgspec.structs.replace(drawn, id=item.id)
 
-    def draw_item(self, data: st.DataObject, batch_ids: list[str]) -> LedgerItem:
+    def draw_item(self, data: st.DataObject, batch: list[LedgerItem]) -> LedgerItem:
+        """A new item of any kind, or a replay (as is or changed) of an earlier one, even from ``batch``."""
+        batch_ids = [item.id for item in batch]
         kinds = ["single", "single", "single", "pending", "pending", "resolve", "resolve", "reverse"]
-        if self.history:
+        if self.history or batch:
             kinds += ["replay", "replay", "changed", "changed"]
         kind = data.draw(st.sampled_from(kinds), label="kind")
         if kind in ("single", "pending"):
@@ -460,7 +467,7 @@ class LedgerMachine(RuleBasedStateMachine):
         if kind == "reverse":
             return self.draw_reverse(data, batch_ids)
         accepted = [item for item in self.history if item.id in self.ref.transfers]
-        earlier = data.draw(st.sampled_from(accepted * 3 + self.history), label="earlier")
+        earlier = data.draw(st.sampled_from(accepted * 3 + self.history + batch * 3), label="earlier")
         if kind == "changed":
             return self.draw_changed(data, earlier, batch_ids)
         return earlier
@@ -477,6 +484,7 @@ class LedgerMachine(RuleBasedStateMachine):
         for status, code in actual:
             event(code or status)  # see --hypothesis-show-statistics
         check_entries_balance(outcome, self.store.accounts)
+        assert all(hold.state != "pending" for hold in outcome.holds_resolved)
         self.store.apply(outcome)
         check_pending_moves_with_holds(before, self.store.accounts, outcome)
         self.history.extend(msgspec.structs.replace(item, linked=False) for item in items)
@@ -484,10 +492,11 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @initialize()
     def open_house_accounts(self) -> None:
-        """Per currency, an unconstrained house account (money flows in from it) and a customer."""
+        """Per currency: an unconstrained house account, a funded customer and a credit-limited payable."""
         for currency in CURRENCIES:
             self.open(f"house-{currency}", currency, AccountFlags(), None)
             self.open(f"customer-{currency}", currency, AccountFlags(debits_must_not_exceed_credits=True), 10)
+            self.open(f"payable-{currency}", currency, AccountFlags(credits_must_not_exceed_debits=True), 5)
         self.execute(
             [
                 CreateTransfer(
@@ -527,7 +536,7 @@ class LedgerMachine(RuleBasedStateMachine):
         size = data.draw(st.integers(1, 6), label="size")
         items: list[LedgerItem] = []
         for _ in range(size):
-            item = self.draw_item(data, [i.id for i in items])
+            item = self.draw_item(data, items)
             linked = data.draw(st.sampled_from([False, False, False, True]), label="linked")
             items.append(msgspec.structs.replace(item, linked=linked))
         self.execute(items)
@@ -537,7 +546,7 @@ class LedgerMachine(RuleBasedStateMachine):
         size = data.draw(st.integers(2, 4), label="size")
         items: list[LedgerItem] = []
         for _ in range(size):
-            items.append(msgspec.structs.replace(self.draw_item(data, [i.id for i in items]), linked=True))
+            items.append(msgspec.structs.replace(self.draw_item(data, items), linked=True))
         saboteur = data.draw(st.integers(0, size - 1), label="saboteur")
         broken = fresh = msgspec.structs.replace(items[saboteur], id=self.fresh_id())
         if isinstance(fresh, CreateTransfer):
@@ -548,14 +557,17 @@ class LedgerMachine(RuleBasedStateMachine):
             broken = msgspec.structs.replace(fresh, original_id="ghost")
         items[saboteur] = broken
         items[-1] = msgspec.structs.replace(items[-1], linked=False)
+        # Retrying chain members in the same batch must find no trace of the rolled-back chain.
+        retries = data.draw(st.lists(st.sampled_from(items), max_size=2), label="retries")
+        retried = {item.id for item in retries}
 
-        outcome = self.execute(items)
+        outcome = self.execute(items + [msgspec.structs.replace(item, linked=False) for item in retries])
 
-        codes = [result.code for result in outcome.results]
+        codes = [result.code for result in outcome.results[:size]]
         assert all(code is not None for code in codes), codes
         assert sum(code != "linked_event_failed" for code in codes) == 1, codes
-        assert outcome.transfers == outcome.holds_created == []
-        assert all(entry.event == "expire_pending" for entry in outcome.entries)
+        assert {transfer.id for transfer in outcome.transfers} <= retried
+        assert all(entry.event == "expire_pending" or entry.transfer_id in retried for entry in outcome.entries)
 
     @rule(data=st.data())
     def hold_and_resolve_in_one_batch(self, data: st.DataObject) -> None:
@@ -632,8 +644,24 @@ class LedgerMachine(RuleBasedStateMachine):
         for account_id, account in accounts.items():
             assert account.balances == self.ref.balances(account_id), account_id
         assert {i: h.state for i, h in holds.items()} == self.ref.hold_states
-        assert set(self.store.transfers) == set(self.ref.transfers)
+        assert {i: as_reference(t) for i, t in self.store.transfers.items()} == self.ref.transfers
         assert self.store.reversals.keys() == self.ref.reversed
+
+
+def as_reference(t: Transfer) -> RefTransfer:
+    return RefTransfer(
+        t.kind,
+        t.debit_account_id,
+        t.credit_account_id,
+        t.amount,
+        t.currency,
+        t.code,
+        t.metadata,
+        t.timeout_seconds,
+        t.expires_at,
+        t.pending_id,
+        t.reverses_id,
+    )
 
 
 def check_entries_balance(outcome: BatchOutcome, accounts: dict[str, Account]) -> None:
