@@ -88,6 +88,7 @@ class Settings:
     max_body_bytes: int = 8 * 1024 * 1024
     log_level: str = "INFO"
     api_key_cache_seconds: float = 5.0
+    sweep_seconds: float = 5.0
 
     @property
     def production(self) -> bool:
@@ -121,6 +122,7 @@ class Settings:
             max_body_bytes=_int(env, "BURSAR_MAX_BODY_BYTES", 8 * 1024 * 1024),
             log_level=env.get("BURSAR_LOG_LEVEL", "INFO").upper(),
             api_key_cache_seconds=float(env.get("BURSAR_API_KEY_CACHE_SECONDS", "5")),
+            sweep_seconds=float(env.get("BURSAR_LEDGER_SWEEP_SECONDS", "5")),
         )
 
 

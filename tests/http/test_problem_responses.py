@@ -91,3 +91,23 @@ def test_unknown_fields_are_refused(core_client, core_keys):
     problem = assert_problem(core_client.post("/v1/ledger/accounts", json=body, headers=core_keys.headers("app")),
                              400, "validation_error")
     assert "colour" in problem["detail"]
+
+
+def test_unhandled_error_is_a_bare_500(caplog):
+    from litestar import Litestar, get
+    from litestar.testing import TestClient
+
+    from entrypoints.http.problems import make_exception_handler
+    from entrypoints.http.security import PUBLIC
+
+    @get("/boom", opt=PUBLIC)
+    async def boom() -> None:
+        raise RuntimeError("secret detail: card 4111111111111111")
+
+    app = Litestar([boom], exception_handlers={Exception: make_exception_handler()}, logging_config=None)
+    with TestClient(app) as client:
+        response = client.get("/boom")
+    assert response.status_code == 500
+    body = response.json()
+    assert body["code"] == "internal_error" and "secret" not in response.text and "4111" not in response.text
+    assert "RuntimeError" not in response.text

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
 
+from application.ledger.sweeper import sweep_forever
 from entrypoints.containers import CoreContainer
 from entrypoints.http.api_keys import ApiKeysController
 from entrypoints.http.app_factory import build_app
@@ -32,9 +34,12 @@ def create_core_app(container: CoreContainer | None = None) -> Litestar:
     @asynccontextmanager
     async def resources(app: Litestar) -> AsyncIterator[None]:
         await database.open()
+        sweeper = asyncio.create_task(sweep_forever(container.ledger_expire_holds(), settings.sweep_seconds))
         try:
             yield
         finally:
+            sweeper.cancel()
+            await asyncio.gather(sweeper, return_exceptions=True)
             await vault.close()
             await database.close()
 

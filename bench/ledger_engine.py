@@ -1,7 +1,7 @@
 """Time ``execute_batch`` on one 8,190-item batch (not collected by pytest).
 
 Run from the repository root:
-    PYTHONPATH=. .venv/bin/python tests/unit/domain/ledger/bench_ledger_engine.py
+    .venv/bin/python -m bench.ledger_engine
 """
 
 from __future__ import annotations
