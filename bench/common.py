@@ -15,11 +15,9 @@ from pathlib import Path
 
 import httpx
 
-from adapters.postgres import migrations as core_migrations
-from adapters.postgres.migrator import migrate
 from entrypoints.runtime import embedded_postgres
+from entrypoints.runtime.bootstrap import migrate_schemas
 from entrypoints.settings import CORE_DB_ROLE, role_url
-from vault import migrations as vault_migrations
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -35,8 +33,7 @@ def bench_database():
         uri = server.get_uri()
     name = f"bursar_bench_{uuid.uuid4().hex[:8]}"
     admin = embedded_postgres.ensure_database(uri, name)
-    migrate(admin, "core", core_migrations.DIRECTORY)
-    migrate(admin, "vault", vault_migrations.DIRECTORY)
+    migrate_schemas(admin)
     try:
         yield admin, role_url(admin, CORE_DB_ROLE, None)
     finally:

@@ -90,10 +90,6 @@ class Settings:
     api_key_cache_seconds: float = 5.0
     sweep_seconds: float = 5.0
 
-    @property
-    def production(self) -> bool:
-        return self.env == "production"
-
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env

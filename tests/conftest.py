@@ -47,17 +47,14 @@ def postgres_server_uri() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def database(postgres_server_uri: str) -> Iterator[TestDatabase]:
-    from adapters.postgres import migrations as core_migrations
-    from adapters.postgres.migrator import migrate
-    from vault import migrations as vault_migrations
+    from entrypoints.runtime.bootstrap import migrate_schemas
 
     name = f"bursar_test_{uuid.uuid4().hex[:10]}"
     try:
         admin = embedded_postgres.ensure_database(postgres_server_uri, name)
     except Exception as exc:
         pytest.fail(f"PostgreSQL at DATABASE_URL is not reachable: {exc}", pytrace=False)
-    migrate(admin, "core", core_migrations.DIRECTORY)
-    migrate(admin, "vault", vault_migrations.DIRECTORY)
+    migrate_schemas(admin)
     yield TestDatabase(
         admin_url=admin,
         core_url=role_url(admin, CORE_DB_ROLE, None),

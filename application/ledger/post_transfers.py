@@ -13,14 +13,18 @@ from domain.shared.errors import InvalidInput
 MAX_BATCH = 8190
 
 
+def check_batch_size(items: Sequence[LedgerItem]) -> None:
+    if not 1 <= len(items) <= MAX_BATCH:
+        raise InvalidInput(f"a batch holds 1 to {MAX_BATCH} items, not {len(items)}", code="batch_size_invalid")
+
+
 class PostTransfers:
     def __init__(self, transactions: Transactions, clock: Clock) -> None:
         self._transactions = transactions
         self._clock = clock
 
     async def __call__(self, items: Sequence[LedgerItem]) -> list[ItemResult]:
-        if not 1 <= len(items) <= MAX_BATCH:
-            raise InvalidInput(f"a batch holds 1 to {MAX_BATCH} items, not {len(items)}", code="batch_size_invalid")
+        check_batch_size(items)
 
         async def work(uow: UnitOfWork) -> list[ItemResult]:
             now = self._clock.now()
@@ -52,8 +56,7 @@ class CoalescingPostTransfers:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def __call__(self, items: Sequence[LedgerItem]) -> list[ItemResult]:
-        if not 1 <= len(items) <= MAX_BATCH:
-            raise InvalidInput(f"a batch holds 1 to {MAX_BATCH} items, not {len(items)}", code="batch_size_invalid")
+        check_batch_size(items)
         future: asyncio.Future[list[ItemResult]] = asyncio.get_running_loop().create_future()
         self._queue.append((items, future))
         self._dispatch()

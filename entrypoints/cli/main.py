@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -150,13 +149,10 @@ class _database:
     """Settings with a database: DATABASE_URL, or else the embedded server under .data/pg."""
 
     def __enter__(self) -> Settings:
-        self._stack = ExitStack()
-        if not os.environ.get("DATABASE_URL"):
-            from entrypoints.runtime import embedded_postgres
+        from entrypoints.runtime import embedded_postgres
 
-            server = embedded_postgres.start(Settings.from_env().data_dir / "pg")
-            self._stack.callback(server.cleanup)
-            os.environ["DATABASE_URL"] = embedded_postgres.ensure_database(server.get_uri(), "bursar")
+        self._stack = ExitStack()
+        embedded_postgres.use_unless_configured(Settings.from_env().data_dir / "pg", self._stack)
         return Settings.from_env()
 
     def __exit__(self, *exc: object) -> None:

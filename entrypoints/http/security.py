@@ -40,7 +40,6 @@ class Authenticator:
         self._lookup = lookup
         self._ttl = ttl
         self._cache: dict[bytes, tuple[float, Principal]] = {}
-        self.on_failure: Callable[[ASGIConnection, str], Awaitable[None]] | None = None
 
     async def authenticate(self, token: str) -> Principal | None:
         digest = hashlib.sha256(token.encode()).digest()
@@ -65,23 +64,15 @@ async def authorize(connection: ASGIConnection, handler: BaseRouteHandler) -> No
     authenticator: Authenticator = connection.app.state.authenticator
     header = connection.headers.get("authorization", "")
     if not header[: len(_BEARER)].lower() == _BEARER:
-        await _failed(authenticator, connection, "missing_credentials")
         raise ApiError(401, "unauthorized", "send an API key as 'Authorization: Bearer <key>'",
                        headers={"WWW-Authenticate": "Bearer"})
     principal = await authenticator.authenticate(header[len(_BEARER):].strip())
     if principal is None:
-        await _failed(authenticator, connection, "invalid_credentials")
         raise ApiError(401, "unauthorized", "the API key is unknown or revoked", headers={"WWW-Authenticate": "Bearer"})
     allowed: frozenset[str] = handler.opt.get("roles", frozenset())
     connection.state.principal = principal
     if principal.role not in allowed:
-        await _failed(authenticator, connection, "role_not_permitted")
         raise ApiError(403, "forbidden", f"role '{principal.role}' may not call this route")
-
-
-async def _failed(authenticator: Authenticator, connection: ASGIConnection, reason: str) -> None:
-    if authenticator.on_failure is not None:
-        await authenticator.on_failure(connection, reason)
 
 
 def current_principal(connection: ASGIConnection) -> Principal:

@@ -25,11 +25,22 @@ SERVICE_KEYS: dict[str, tuple[App, str]] = {
 }
 
 
-def migrate_all(settings: Settings) -> list[str]:
+SCHEMAS = {"core": core_migrations.DIRECTORY, "vault": vault_migrations.DIRECTORY}
+
+
+def migrate_schemas(admin_url: str) -> list[str]:
     """Apply the core's and the vault's migrations; returns the names applied now."""
+    return [
+        f"{namespace}/{m.version:04d}_{m.name}"
+        for namespace, directory in SCHEMAS.items()
+        for m in migrate(admin_url, namespace, directory)
+    ]
+
+
+def migrate_all(settings: Settings) -> list[str]:
+    """Apply every migration and give the application roles their passwords, when configured."""
     admin = settings.database.require_admin()
-    applied = [f"core/{m.version:04d}_{m.name}" for m in migrate(admin, "core", core_migrations.DIRECTORY)]
-    applied += [f"vault/{m.version:04d}_{m.name}" for m in migrate(admin, "vault", vault_migrations.DIRECTORY)]
+    applied = migrate_schemas(admin)
     if settings.database.core_password:
         set_role_password(admin, CORE_DB_ROLE, settings.database.core_password)
     if settings.database.vault_password:

@@ -8,7 +8,9 @@ server that ``make run`` started.
 from __future__ import annotations
 
 import logging
+import os
 import warnings
+from contextlib import ExitStack
 from pathlib import Path
 
 import psycopg
@@ -36,6 +38,17 @@ def start(directory: Path):
     for logger in ("pgserver", "pgserver.postgres_server"):
         logging.getLogger(logger).setLevel(logging.WARNING)
     return pgserver.get_server(directory, cleanup_mode="stop")
+
+
+def use_unless_configured(directory: Path, stack: ExitStack, database: str = "bursar") -> bool:
+    """Point DATABASE_URL at the embedded server (started or joined, released with ``stack``)
+    unless it is already set; returns whether the embedded server is in use."""
+    if os.environ.get("DATABASE_URL"):
+        return False
+    server = start(directory)
+    stack.callback(server.cleanup)
+    os.environ["DATABASE_URL"] = ensure_database(server.get_uri(), database)
+    return True
 
 
 def ensure_database(server_uri: str, name: str) -> str:

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 from contextlib import ExitStack
-from pathlib import Path
 
 import httpx
 
@@ -28,11 +27,8 @@ from hsm.softhsm import ensure_dev_token
 def prepare_environment(settings: Settings, stack: ExitStack, say=print) -> Settings:
     """Fill in DATABASE_URL and HSM settings with local services when absent; returns new settings."""
     data_dir = settings.data_dir
-    if not os.environ.get("DATABASE_URL"):
-        started = time.perf_counter()
-        server = embedded_postgres.start(data_dir / "pg")
-        stack.callback(server.cleanup)
-        os.environ["DATABASE_URL"] = embedded_postgres.ensure_database(server.get_uri(), "bursar")
+    started = time.perf_counter()
+    if embedded_postgres.use_unless_configured(data_dir / "pg", stack):
         say(f"  postgres   embedded, {data_dir / 'pg'} ({time.perf_counter() - started:.1f}s)")
     else:
         say("  postgres   DATABASE_URL")

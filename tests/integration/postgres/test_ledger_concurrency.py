@@ -21,7 +21,6 @@ WORKERS = 16
 
 def test_concurrent_workers_keep_the_ledger_whole(database):
     prefix = f"cc-{uuid.uuid4().hex[:8]}-"
-    rng = random.Random(7)
 
     async def main():
         db = Database(database.core_url, min_size=WORKERS, max_size=WORKERS)
