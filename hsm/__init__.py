@@ -5,8 +5,8 @@ material never appear in its log lines, reprs or exception messages.
 
 Modules: :mod:`hsm.config` (settings from the environment), :mod:`hsm.session`
 (:class:`Hsm`), :mod:`hsm.mechanisms` (start-up capability check),
-:mod:`hsm.keys` (generation, lookup, attributes, KCVs), :mod:`hsm.ecdsa`
-(signatures, public key export), :mod:`hsm.softhsm` (dev/test tokens),
+:mod:`hsm.keys` (generation, lookup, attributes, KCVs, destruction), :mod:`hsm.eddsa`
+(Ed25519 signatures, public key export), :mod:`hsm.backup` (wrapped key backups), :mod:`hsm.softhsm` (dev/test tokens),
 :mod:`hsm.errors`.
 """
 
@@ -29,10 +29,12 @@ from hsm.keys import (
     KeyKind,
     find_key,
     generate_aes_key,
-    generate_ec_keypair,
+    destroy_keys,
+    generate_ed25519_keypair,
     generate_hmac_key,
     kcv,
     key_attributes,
+    seal,
 )
 from hsm.mechanisms import REQUIRED_MECHANISMS, require_mechanisms
 from hsm.session import Hsm
@@ -56,9 +58,11 @@ __all__ = [
     "TokenNotFound",
     "find_key",
     "generate_aes_key",
-    "generate_ec_keypair",
+    "destroy_keys",
+    "generate_ed25519_keypair",
     "generate_hmac_key",
     "kcv",
     "key_attributes",
     "require_mechanisms",
+    "seal",
 ]

@@ -61,6 +61,10 @@ class KeyUsageError(HsmError):
     """The key cannot be used for the requested operation (e.g. no KCV possible)."""
 
 
+class BackupInvalid(HsmError):
+    """A key backup does not open: wrong transport key, or the backup was altered."""
+
+
 class SoftHsmError(HsmError):
     """Provisioning a SoftHSM token (development and tests only) failed."""
 

@@ -5,7 +5,12 @@ sensitive and non-extractable, with only the usage flags its job needs:
 
 * AES-256 (KEKs, data keys): encrypt, decrypt, wrap, unwrap.
 * HMAC (generic secret, 256 bit): sign, verify.
-* EC P-256 key pair: the private key signs, the public key verifies.
+* Ed25519 key pair: the private key signs, the public key verifies.
+
+A secret key may be generated *backup-capable* (``backup=True``): extractable,
+so that a key ceremony can wrap it once under a transport key and then
+:func:`seal` it (``CKA_EXTRACTABLE`` false for good). Such a key is still
+local and sensitive but honestly reports ``never_extractable`` false.
 
 Keys are addressed by label (e.g. ``"kek:v1"``) and kind; ``CKA_ID`` defaults
 to the label's UTF-8 bytes. Each label is used by one key (or key pair) only.
@@ -21,9 +26,8 @@ from typing import Any, NamedTuple
 
 from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass, Session
 from pkcs11.types import Key, PrivateKey, PublicKey, SecretKey
-from pkcs11.util.ec import encode_named_curve_parameters
 
-from hsm.ecdsa import curve_of
+from hsm.eddsa import ED25519_PARAMS
 from hsm.errors import DuplicateKey, KeyNotFound, KeyUsageError
 
 
@@ -32,8 +36,8 @@ class KeyKind(enum.Enum):
 
     AES = (ObjectClass.SECRET_KEY, KeyType.AES)
     HMAC = (ObjectClass.SECRET_KEY, KeyType.GENERIC_SECRET)
-    EC_PRIVATE = (ObjectClass.PRIVATE_KEY, KeyType.EC)
-    EC_PUBLIC = (ObjectClass.PUBLIC_KEY, KeyType.EC)
+    ED25519_PRIVATE = (ObjectClass.PRIVATE_KEY, KeyType.EC_EDWARDS)
+    ED25519_PUBLIC = (ObjectClass.PUBLIC_KEY, KeyType.EC_EDWARDS)
 
 
 _AES_USAGE = (
@@ -55,8 +59,8 @@ _PROTECTED = {
     Attribute.SENSITIVE: True,
     Attribute.EXTRACTABLE: False,
 }
+_BACKUP_CAPABLE = {**_PROTECTED, Attribute.EXTRACTABLE: True}
 _PUBLIC = {Attribute.TOKEN: True, Attribute.PRIVATE: True}
-_P256 = "secp256r1"
 
 _COMMON_ATTRIBUTES = (
     Attribute.CLASS, Attribute.KEY_TYPE, Attribute.LABEL, Attribute.ID,
@@ -79,7 +83,12 @@ _USAGE_BY_CLASS = {
 
 
 def generate_aes_key(
-    session: Session, label: str, key_id: bytes | str | None = None, *, bits: int = 256
+    session: Session,
+    label: str,
+    key_id: bytes | str | None = None,
+    *,
+    bits: int = 256,
+    backup: bool = False,
 ) -> SecretKey:
     """Generate an AES key (default 256 bit) for encrypt/decrypt/wrap/unwrap."""
     _ensure_label_free(session, label)
@@ -90,12 +99,17 @@ def generate_aes_key(
         id=_key_id(label, key_id),
         store=True,
         capabilities=_AES_USAGE,
-        template=_PROTECTED,
+        template=_BACKUP_CAPABLE if backup else _PROTECTED,
     )
 
 
 def generate_hmac_key(
-    session: Session, label: str, key_id: bytes | str | None = None, *, bits: int = 256
+    session: Session,
+    label: str,
+    key_id: bytes | str | None = None,
+    *,
+    bits: int = 256,
+    backup: bool = False,
 ) -> SecretKey:
     """Generate a generic secret (default 256 bit) for HMAC sign/verify."""
     _ensure_label_free(session, label)
@@ -107,24 +121,38 @@ def generate_hmac_key(
         store=True,
         capabilities=_MAC_USAGE,
         mechanism=Mechanism.GENERIC_SECRET_KEY_GEN,
-        template=_PROTECTED,
+        template=_BACKUP_CAPABLE if backup else _PROTECTED,
     )
 
 
-def generate_ec_keypair(
+def generate_ed25519_keypair(
     session: Session, label: str, key_id: bytes | str | None = None
 ) -> tuple[PublicKey, PrivateKey]:
-    """Generate an EC P-256 pair: ``(public key, private key)``, both labelled ``label``."""
+    """Generate an Ed25519 pair: ``(public key, private key)``, both labelled ``label``."""
     _ensure_label_free(session, label)
     return session.generate_keypair(
-        KeyType.EC,
+        KeyType.EC_EDWARDS,
+        mechanism=Mechanism.EC_EDWARDS_KEY_PAIR_GEN,
         label=label,
         id=_key_id(label, key_id),
         store=True,
         capabilities=_MAC_USAGE,
-        public_template={**_PUBLIC, Attribute.EC_PARAMS: encode_named_curve_parameters(_P256)},
+        public_template={**_PUBLIC, Attribute.EC_PARAMS: ED25519_PARAMS},
         private_template=_PROTECTED,
     )
+
+
+def seal(key: SecretKey) -> None:
+    """Make a backup-capable key non-extractable, irreversibly (PKCS#11 allows true -> false only)."""
+    key[Attribute.EXTRACTABLE] = False
+
+
+def destroy_keys(session: Session, label: str) -> int:
+    """Destroy every object labelled ``label`` on the token; how many were destroyed."""
+    objects = list(session.get_objects({Attribute.LABEL: label}))
+    for item in objects:
+        item.destroy()
+    return len(objects)
 
 
 # -- lookup and inspection --------------------------------------------------
@@ -167,9 +195,8 @@ def key_attributes(key: Key) -> dict[str, Any]:
 
 
 def _size_of(key: Key, key_type: KeyType) -> dict[str, Any]:
-    if key_type == KeyType.EC:
-        name, bits = curve_of(key)
-        return {"curve": name, "bits": bits}
+    if key_type == KeyType.EC_EDWARDS:
+        return {"curve": "Ed25519", "bits": 256}
     return {"bits": key[Attribute.VALUE_LEN] * 8}
 
 

@@ -6,9 +6,9 @@ probed once when the session opens and a missing one fails loudly, naming it,
 instead of surfacing later as an obscure ``MechanismInvalid``.
 
 :data:`REQUIRED_MECHANISMS` is the set the rest of ``hsm`` needs; every one of
-them is supported by SoftHSM 2.6.1. Note that SoftHSM 2.6.1 does *not* offer
-``CKM_ECDSA_SHA256``: signatures hash on the host and use raw ``CKM_ECDSA``
-(see :mod:`hsm.signing`). Only the presence of a mechanism is checked, not
+them is supported by SoftHSM 2.6.1. Signatures are Ed25519
+(``CKM_EDDSA``, PKCS#11 3.0), which SoftHSM 2.6.1 built against OpenSSL 1.1.1+
+offers. Only the presence of a mechanism is checked, not
 its ``CK_MECHANISM_INFO`` flags -- SoftHSM 2.6.1 reports garbage flag bits for
 some mechanisms (e.g. ``CKM_AES_GCM``).
 """
@@ -28,8 +28,8 @@ REQUIRED_MECHANISMS: tuple[Mechanism, ...] = (
     Mechanism.AES_ECB,  # key check values of AES keys (zero block)
     Mechanism.GENERIC_SECRET_KEY_GEN,  # HMAC keys
     Mechanism.SHA256_HMAC,  # blind indexes, MACs
-    Mechanism.EC_KEY_PAIR_GEN,  # P-256 signing keys
-    Mechanism.ECDSA,  # raw ECDSA over a host-computed SHA-256 digest
+    Mechanism.EC_EDWARDS_KEY_PAIR_GEN,  # Ed25519 signing keys (audit checkpoints, transcripts)
+    Mechanism.EDDSA,  # Ed25519 signatures
 )
 
 

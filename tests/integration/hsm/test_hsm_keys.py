@@ -8,10 +8,10 @@ import os
 
 import pytest
 from cryptography.hazmat.primitives import cmac, hashes, keywrap
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.serialization import load_der_public_key
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11.exceptions import (
     AttributeSensitive,
@@ -21,18 +21,21 @@ from pkcs11.exceptions import (
 )
 from pkcs11.mechanisms import GCMParams
 
-from hsm.ecdsa import public_key_der, public_point, sign_sha256, verify_sha256
-from hsm.errors import DuplicateKey, KeyNotFound, KeyUsageError
+from hsm.backup import restore_backup, wrap_for_backup
+from hsm.eddsa import public_key_bytes, sign
+from hsm.errors import BackupInvalid, DuplicateKey, KeyNotFound, KeyUsageError
 from hsm.keys import (
     KeyKind,
+    destroy_keys,
     find_key,
     generate_aes_key,
-    generate_ec_keypair,
+    generate_ed25519_keypair,
     generate_hmac_key,
     import_aes_key_for_test,
     import_hmac_key_for_test,
     kcv,
     key_attributes,
+    seal,
 )
 
 PROTECTED = {
@@ -165,8 +168,8 @@ def test_aes_kcv_of_a_mac_only_key_is_cmac(hsm, hsm_label):
 
 def test_no_kcv_for_keys_that_cannot_compute_one(hsm, hsm_label):
     with hsm.session() as session:
-        _, private = generate_ec_keypair(session, hsm_label)
-        with pytest.raises(KeyUsageError, match="EC"):
+        _, private = generate_ed25519_keypair(session, hsm_label)
+        with pytest.raises(KeyUsageError, match="EC_EDWARDS"):
             kcv(private)
 
 
@@ -214,44 +217,88 @@ def test_hmac_on_token_matches_stdlib(hsm, hsm_label):
     assert mac == hmac.new(value, b"data", hashlib.sha256).digest()
 
 
-# -- EC -----------------------------------------------------------------------------
+# -- Ed25519 ------------------------------------------------------------------------
 
 
-def test_ec_p256_sign_verify_and_export(hsm, hsm_label):
+def test_ed25519_signs_on_token_and_verifies_with_cryptography(hsm, hsm_label):
     with hsm.session() as session:
-        generate_ec_keypair(session, hsm_label)
-        private = find_key(session, hsm_label, KeyKind.EC_PRIVATE)
-        public = find_key(session, hsm_label, KeyKind.EC_PUBLIC)
-        signature = sign_sha256(private, b"statement")
-        assert verify_sha256(public, b"statement", signature)
-        assert not verify_sha256(public, b"statement!", signature)
-        der, point = public_key_der(public), public_point(public)
+        generate_ed25519_keypair(session, hsm_label)
+        private = find_key(session, hsm_label, KeyKind.ED25519_PRIVATE)
+        public = find_key(session, hsm_label, KeyKind.ED25519_PUBLIC)
+        signature = sign(private, b"statement")
+        raw = public_key_bytes(public)
         private_attributes, public_attributes = key_attributes(private), key_attributes(public)
         with pytest.raises(AttributeSensitive):
             private[Attribute.VALUE]
 
-    exported = load_der_public_key(der)
-    assert isinstance(exported, ec.EllipticCurvePublicKey)
-    assert isinstance(exported.curve, ec.SECP256R1)
-    exported.verify(signature, b"statement", ec.ECDSA(hashes.SHA256()))  # raises if invalid
-    from_point = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
-    assert from_point.public_numbers() == exported.public_numbers()
-
+    verifier = Ed25519PublicKey.from_public_bytes(raw)
+    verifier.verify(signature, b"statement")  # raises if invalid
+    with pytest.raises(InvalidSignature):
+        verifier.verify(signature, b"statement!")
+    assert len(signature) == 64 and len(raw) == 32
     assert private_attributes.items() >= PROTECTED.items()
-    assert private_attributes["curve"] == "P-256" and private_attributes["sign"]
+    assert private_attributes["curve"] == "Ed25519" and private_attributes["sign"]
     assert not (private_attributes["decrypt"] or private_attributes["derive"])
     assert public_attributes["verify"] and not public_attributes["encrypt"]
 
 
-def test_signature_by_cryptography_verifies_on_token(hsm, hsm_label):
+def test_ed25519_signatures_are_deterministic_and_keyed(hsm, hsm_label):
     with hsm.session() as session:
-        public, _ = generate_ec_keypair(session, hsm_label)
-        der = public_key_der(public)
-        other = ec.generate_private_key(ec.SECP256R1())
-        foreign = other.sign(b"x", ec.ECDSA(hashes.SHA256()))
-        assert not verify_sha256(public, b"x", foreign)
-        assert not verify_sha256(public, b"x", b"not DER")
-    assert load_der_public_key(der)
+        public, private = generate_ed25519_keypair(session, hsm_label)
+        _, other = generate_ed25519_keypair(session, hsm_label + ":other")
+        assert sign(private, b"x") == sign(private, b"x") != sign(other, b"x")
+        raw = public_key_bytes(public)
+    with pytest.raises(InvalidSignature):
+        Ed25519PublicKey.from_public_bytes(raw).verify(Ed25519PrivateKey.generate().sign(b"x"), b"x")
+
+
+# -- backups ---------------------------------------------------------------------------
+
+
+def test_backup_capable_key_wraps_once_then_seals(hsm, hsm_label):
+    transport = os.urandom(32)
+    with hsm.session() as session:
+        key = generate_aes_key(session, hsm_label, backup=True)
+        before = key_attributes(key)
+        wrapped = wrap_for_backup(session, key, transport)
+        seal(key)
+        after = key_attributes(key)
+        with pytest.raises(KeyUsageError, match="not extractable"):
+            wrap_for_backup(session, key, transport)
+        original_kcv = kcv(key)
+    assert before["extractable"] and before["local"] and before["always_sensitive"]
+    assert not after["extractable"] and not after["never_extractable"] and after["sensitive"]
+    # RFC 5649: the backup opens with any implementation given the transport key.
+    value = keywrap.aes_key_unwrap_with_padding(transport, wrapped)
+    encryptor = Cipher(algorithms.AES(value), modes.ECB()).encryptor()
+    assert encryptor.update(bytes(16))[:3].hex().upper() == original_kcv.value
+
+
+def test_restored_backup_matches_the_original_and_is_not_local(hsm, hsm_label):
+    transport = os.urandom(32)
+    with hsm.session() as session:
+        key = generate_hmac_key(session, hsm_label, backup=True)
+        wrapped = wrap_for_backup(session, key, transport)
+        seal(key)
+        original = kcv(key)
+        assert destroy_keys(session, hsm_label) == 1
+        restored = restore_backup(session, wrapped, transport, KeyKind.HMAC, hsm_label)
+        attributes = key_attributes(restored)
+        assert kcv(restored) == original
+        with pytest.raises(BackupInvalid):  # a wrong transport key never yields a key
+            restore_backup(session, wrapped, os.urandom(32), KeyKind.HMAC, hsm_label + ":x")
+        tampered = wrapped[:-1] + bytes([wrapped[-1] ^ 1])
+        with pytest.raises(BackupInvalid):
+            restore_backup(session, tampered, transport, KeyKind.HMAC, hsm_label + ":y")
+    assert attributes["sensitive"] and not attributes["extractable"]
+    assert attributes["local"] is False and attributes["sign"]
+
+
+def test_default_keys_refuse_backup(hsm, hsm_label):
+    with hsm.session() as session:
+        key = generate_aes_key(session, hsm_label)
+        with pytest.raises(KeyUsageError, match="not extractable"):
+            wrap_for_backup(session, key, os.urandom(32))
 
 
 # -- lookup -------------------------------------------------------------------------
@@ -273,4 +320,4 @@ def test_labels_are_unique(hsm, hsm_label):
         with pytest.raises(DuplicateKey):
             generate_aes_key(session, hsm_label)
         with pytest.raises(DuplicateKey):
-            generate_ec_keypair(session, hsm_label)
+            generate_ed25519_keypair(session, hsm_label)

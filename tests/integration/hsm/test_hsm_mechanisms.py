@@ -9,7 +9,7 @@ from hsm.errors import HsmUnavailable, MissingMechanism
 from hsm.mechanisms import REQUIRED_MECHANISMS, require_mechanisms, supported_mechanisms
 from hsm.session import Hsm
 
-# SoftHSM 2.6.1 signs ECDSA only over a digest computed by the caller.
+# SoftHSM 2.6.1 has no combined ECDSA-with-SHA-256 mechanism.
 ABSENT_FROM_SOFTHSM = Mechanism.ECDSA_SHA256
 
 
