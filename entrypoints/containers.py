@@ -7,6 +7,11 @@ lifespan, not when the container is built.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import timedelta
+from importlib.metadata import version
+from typing import Any
+
 from dependency_injector import containers, providers
 
 from adapters.postgres.api_keys import PostgresApiKeys
@@ -22,6 +27,12 @@ from application.ledger.read_ledger import ReadLedger
 from entrypoints.settings import Settings
 from hsm.config import HsmConfig
 from hsm.session import Hsm
+from vault.audit.log import AuditLog
+from vault.audit.store import PostgresAuditStore
+from vault.ceremony.service import CeremonyPolicy, Ceremonies
+from vault.ceremony.store import PostgresCeremonyStore
+from vault.keys.manager import KeyManager
+from vault.keys.store import PostgresKeyStore
 
 
 def _core_database(settings: Settings) -> Database:
@@ -36,6 +47,27 @@ def _vault_database(settings: Settings) -> Database:
 
 def _hsm_config() -> HsmConfig:
     return HsmConfig.from_env()
+
+
+def _ceremony_policy(settings: Settings) -> CeremonyPolicy:
+    return CeremonyPolicy(
+        quorum=settings.ceremony_quorum,
+        custodians=settings.ceremony_custodians,
+        proposal_ttl=timedelta(hours=settings.ceremony_proposal_hours),
+    )
+
+
+def _software(hsm: Hsm) -> Callable[[], dict[str, Any]]:
+    """What ran a ceremony, for its transcript: Bursar, python-pkcs11 and the token."""
+
+    def describe() -> dict[str, Any]:
+        return {
+            "bursar": version("bursar"),
+            "python_pkcs11": version("python-pkcs11"),
+            "token": hsm.token_info(),
+        }
+
+    return describe
 
 
 class Shared(containers.DeclarativeContainer):
@@ -71,3 +103,32 @@ class VaultContainer(Shared):
     )
     hsm_config = providers.Singleton(_hsm_config)
     hsm = providers.Singleton(Hsm, hsm_config)
+    key_store = providers.Singleton(PostgresKeyStore, database.provided.pool)
+    keys = providers.Singleton(
+        KeyManager,
+        hsm,
+        key_store,
+        Shared.clock.provided.now,
+        audit_origin=Shared.settings.provided.audit_origin,
+        label_prefix=Shared.settings.provided.hsm_key_prefix,
+    )
+    audit_store = providers.Singleton(PostgresAuditStore, database.provided.pool)
+    audit = providers.Singleton(
+        AuditLog,
+        audit_store,
+        Shared.clock.provided.now,
+        origin=Shared.settings.provided.audit_origin,
+        signer=keys,
+        checkpoint_every=Shared.settings.provided.audit_checkpoint_entries,
+    )
+    ceremony_store = providers.Singleton(PostgresCeremonyStore, database.provided.pool)
+    ceremonies = providers.Singleton(
+        Ceremonies,
+        ceremony_store,
+        keys,
+        audit,
+        Shared.clock.provided.now,
+        Shared.ids.provided.new_id,
+        providers.Singleton(_ceremony_policy, Shared.settings),
+        providers.Callable(_software, hsm),
+    )

@@ -89,6 +89,13 @@ class Settings:
     log_level: str = "INFO"
     api_key_cache_seconds: float = 5.0
     sweep_seconds: float = 5.0
+    audit_origin: str = "bursar.local/vault/audit-log"
+    hsm_key_prefix: str = "bursar"
+    audit_checkpoint_entries: int = 1000
+    audit_checkpoint_seconds: float = 60.0
+    ceremony_quorum: int = 2
+    ceremony_custodians: int = 3
+    ceremony_proposal_hours: float = 24.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -119,6 +126,13 @@ class Settings:
             log_level=env.get("BURSAR_LOG_LEVEL", "INFO").upper(),
             api_key_cache_seconds=float(env.get("BURSAR_API_KEY_CACHE_SECONDS", "5")),
             sweep_seconds=float(env.get("BURSAR_LEDGER_SWEEP_SECONDS", "5")),
+            audit_origin=env.get("BURSAR_AUDIT_ORIGIN", "bursar.local/vault/audit-log"),
+            hsm_key_prefix=env.get("BURSAR_HSM_KEY_PREFIX", "bursar"),
+            audit_checkpoint_entries=_int(env, "BURSAR_AUDIT_CHECKPOINT_ENTRIES", 1000),
+            audit_checkpoint_seconds=float(env.get("BURSAR_AUDIT_CHECKPOINT_SECONDS", "60")),
+            ceremony_quorum=_int(env, "BURSAR_CEREMONY_QUORUM", 2),
+            ceremony_custodians=_int(env, "BURSAR_CEREMONY_CUSTODIANS", 3),
+            ceremony_proposal_hours=float(env.get("BURSAR_CEREMONY_PROPOSAL_HOURS", "24")),
         )
 
 

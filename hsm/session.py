@@ -135,6 +135,19 @@ class Hsm:
                 self._discard_session()
                 raise
 
+    def token_info(self) -> dict[str, str]:
+        """What the token says it is (for ceremony transcripts): label, maker, model, serial, firmware."""
+        with self.session() as session:
+            token = session.token
+            return {
+                "label": token.label,
+                "manufacturer": token.manufacturer_id,
+                "model": token.model,
+                "serial": token.serial.decode() if isinstance(token.serial, bytes) else str(token.serial),
+                "firmware": ".".join(str(part) for part in token.firmware_version),
+                "module": self._config.module_path,
+            }
+
     def ping(self) -> bool:
         """Readiness check: ``True``, or :class:`HsmUnavailable` with the reason.
 
