@@ -10,7 +10,11 @@ from pathlib import Path
 import click
 
 from domain.shared.errors import DomainError
+from entrypoints.cli.audit import audit
+from entrypoints.cli.ceremony import ceremony
 from entrypoints.settings import ConfigError, Settings
+from hsm.errors import HsmError
+from vault.errors import VaultError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -133,6 +137,21 @@ def hsm_init_token(directory: Path | None, label: str) -> None:
     click.echo(f"export SOFTHSM2_CONF={conf}\nexport BURSAR_HSM_TOKEN_LABEL={label}\nexport BURSAR_HSM_PIN_FILE={pin_file}")
 
 
+@hsm.command("keys")
+def hsm_keys() -> None:
+    """The vault's key inventory: purpose, version, state, KCV (never key material)."""
+    from entrypoints.cli.ceremony import _with_vault
+
+    records = _with_vault(lambda v: v.key_store().all())
+    for r in records:
+        check = f"{r.kcv} ({r.kcv_algorithm})" if r.kcv else f"public key {r.public_key.hex()[:16]}..."
+        click.echo(f"{r.purpose:<14} v{r.version:<3} {r.state:<13} {r.algorithm:<12} {check}")
+
+
+cli.add_command(ceremony)
+cli.add_command(audit)
+
+
 @cli.command(context_settings={"ignore_unknown_options": True})
 @click.argument("name", type=click.Choice(["ledger", "all"]))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
@@ -162,7 +181,7 @@ class _database:
 def main() -> None:
     try:
         cli(standalone_mode=True)
-    except (ConfigError, DomainError) as exc:
+    except (ConfigError, DomainError, VaultError, HsmError) as exc:
         click.echo(f"bursar: {exc}", err=True)
         sys.exit(2)
 
