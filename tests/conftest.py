@@ -79,3 +79,32 @@ def stack_env(database: TestDatabase, softhsm_token, tmp_path_factory) -> dict[s
         "BURSAR_API_KEY_CACHE_SECONDS": "0",
         "BURSAR_LOG_LEVEL": "WARNING",
     }
+
+
+@pytest.fixture(scope="session")
+def vault_bootstrapped(stack_env, hsm, softhsm_token, tmp_path_factory) -> dict[str, str]:
+    """The session database's vault with every key, made by the development key ceremony."""
+    import asyncio
+
+    from dependency_injector import providers
+
+    from entrypoints.containers import VaultContainer
+    from entrypoints.runtime.dev_ceremony import ensure_dev_keys
+    from entrypoints.settings import Settings
+
+    container = VaultContainer()
+    container.settings.override(providers.Object(Settings.from_env(stack_env)))
+    container.hsm_config.override(providers.Object(softhsm_token))
+    container.hsm.override(providers.Object(hsm))
+
+    async def bootstrap() -> None:
+        database = container.database()
+        await database.open()
+        try:
+            await ensure_dev_keys(container, tmp_path_factory.mktemp("custodians"))
+        finally:
+            await container.audit().drain()
+            await database.close()
+
+    asyncio.run(bootstrap())
+    return stack_env

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
 import time
@@ -12,6 +13,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from entrypoints.observability.logging import request_id_var
 
 access_log = logging.getLogger("bursar.access")
+client_ip_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("client_ip", default=None)
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -34,6 +36,8 @@ class RequestContextMiddleware:
                 break
         request_id = request_id or uuid.uuid4().hex
         token = request_id_var.set(request_id)
+        client = scope.get("client")
+        ip_token = client_ip_var.set(client[0] if client else None)
         started = time.perf_counter()
         status = 500
 
@@ -58,3 +62,4 @@ class RequestContextMiddleware:
                     },
                 )
             request_id_var.reset(token)
+            client_ip_var.reset(ip_token)

@@ -15,6 +15,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 
 from domain.shared.errors import Conflict, DomainError, InvalidInput, NotFound
+from vault.errors import VaultError
 from entrypoints.observability.logging import request_id_var
 
 log = logging.getLogger("bursar.http")
@@ -108,6 +109,8 @@ def make_exception_handler(status_overrides: dict[str, int] | None = None):
         if isinstance(exc, DomainError):
             status = domain_status(exc, overrides)
             return problem_response(status, exc.code, exc.code.replace("_", " ").capitalize(), exc.message)
+        if isinstance(exc, VaultError):
+            return problem_response(exc.status, exc.code, exc.code.replace("_", " ").capitalize(), exc.message)
         if isinstance(exc, ApiError):
             title = _HTTP_CODES.get(exc.status_code, ("", exc.code))[1]
             return problem_response(exc.status_code, exc.code, title, exc.detail, headers=exc.headers)

@@ -8,6 +8,7 @@ no roles is refused to everyone, so a forgotten declaration fails closed.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import time
 from collections.abc import Awaitable, Callable
@@ -16,10 +17,15 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from domain.access.model import App, Principal
+from domain.access.model import App, Principal, parse_token
 from entrypoints.http.problems import ApiError
 
+# Called on every refused request: (HTTP status, the principal if the key was valid, the key id
+# the caller claimed if any, the path). The vault writes these to its audit log.
+RefusalHook = Callable[[int, Principal | None, str | None, str], Awaitable[None]]
+
 PUBLIC: dict[str, Any] = {"public": True}
+principal_var: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("principal", default=None)
 _BEARER = "bearer "
 _DOCS_PREFIX = "/schema"
 
@@ -35,8 +41,15 @@ class Authenticator:
     never cached, so a new key works at once.
     """
 
-    def __init__(self, app: App, lookup: Callable[[str], Awaitable[Principal | None]], ttl: float) -> None:
+    def __init__(
+        self,
+        app: App,
+        lookup: Callable[[str], Awaitable[Principal | None]],
+        ttl: float,
+        on_refusal: RefusalHook | None = None,
+    ) -> None:
         self.app = app
+        self.on_refusal = on_refusal
         self._lookup = lookup
         self._ttl = ttl
         self._cache: dict[bytes, tuple[float, Principal]] = {}
@@ -63,16 +76,30 @@ async def authorize(connection: ASGIConnection, handler: BaseRouteHandler) -> No
         return
     authenticator: Authenticator = connection.app.state.authenticator
     header = connection.headers.get("authorization", "")
+    path = connection.scope["path"]
     if not header[: len(_BEARER)].lower() == _BEARER:
+        await _refused(authenticator, 401, None, None, path)
         raise ApiError(401, "unauthorized", "send an API key as 'Authorization: Bearer <key>'",
                        headers={"WWW-Authenticate": "Bearer"})
-    principal = await authenticator.authenticate(header[len(_BEARER):].strip())
+    token = header[len(_BEARER):].strip()
+    principal = await authenticator.authenticate(token)
     if principal is None:
+        parsed = parse_token(token)
+        await _refused(authenticator, 401, None, parsed[0] if parsed else None, path)
         raise ApiError(401, "unauthorized", "the API key is unknown or revoked", headers={"WWW-Authenticate": "Bearer"})
     allowed: frozenset[str] = handler.opt.get("roles", frozenset())
     connection.state.principal = principal
+    principal_var.set(principal)
     if principal.role not in allowed:
+        await _refused(authenticator, 403, principal, principal.key_id, path)
         raise ApiError(403, "forbidden", f"role '{principal.role}' may not call this route")
+
+
+async def _refused(
+    authenticator: Authenticator, status: int, principal: Principal | None, key_id: str | None, path: str
+) -> None:
+    if authenticator.on_refusal is not None:
+        await authenticator.on_refusal(status, principal, key_id, path)
 
 
 def current_principal(connection: ASGIConnection) -> Principal:

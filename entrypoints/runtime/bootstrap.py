@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +14,12 @@ from adapters.postgres.migrator import migrate, set_role_password
 from adapters.system import SystemClock, SystemSecrets, UuidV7Ids
 from application.access.manage_api_keys import ApiKeys, CreateApiKey, CreatedApiKey
 from domain.access.model import App
+from entrypoints.http.vault.auditing import AuditedApiKeys
 from entrypoints.settings import CORE_DB_ROLE, VAULT_DB_ROLE, Settings
 from vault import migrations as vault_migrations
+from vault.audit.entry import Actor
+from vault.audit.log import AuditLog
+from vault.audit.store import PostgresAuditStore
 
 FIRST_RUN_KEYS: list[tuple[App, str]] = [("core", "admin"), ("core", "app"), ("core", "ops"), ("vault", "admin")]
 # What each service presents to the other: the core calls the vault as role "core"; the vault
@@ -86,11 +91,16 @@ class _ServiceScope:
         url = settings.database.for_core() if app == "core" else settings.database.for_vault()
         self._db = Database(url, min_size=1, max_size=1, name=f"bursar-cli-{app}")
         self._app = app
+        self._settings = settings
 
-    async def __aenter__(self) -> ApiKeys:
+    async def __aenter__(self) -> ApiKeys | AuditedApiKeys:
         await self._db.open()
         repo = PostgresApiKeys(self._db.pool, schema=self._app)
-        return ApiKeys(self._app, repo, SystemClock(), UuidV7Ids(), SystemSecrets())
+        keys = ApiKeys(self._app, repo, SystemClock(), UuidV7Ids(), SystemSecrets())
+        if self._app == "core":
+            return keys
+        audit = AuditLog(PostgresAuditStore(self._db.pool), SystemClock().now, origin=self._settings.audit_origin)
+        return AuditedApiKeys(keys, audit, operator=Actor(id=getpass.getuser(), role="operator"))
 
     async def __aexit__(self, *exc: object) -> None:
         await self._db.close()

@@ -49,6 +49,9 @@ def run_stack() -> int:
         settings = prepare_environment(settings, stack)
         applied = migrate_all(settings)
         print(f"  migrations {len(applied)} applied" + (f" ({', '.join(applied)})" if applied else ", up to date"))
+        if settings.env == "development":
+            for line in asyncio.run(_dev_keys(settings)):
+                print(f"  keys       {line}")
         first_keys = asyncio.run(ensure_first_run_keys(settings))
         for env_name, path in asyncio.run(ensure_service_keys(settings, settings.data_dir / "secrets")).items():
             os.environ[f"{env_name}_FILE"] = str(path)
@@ -62,6 +65,14 @@ def run_stack() -> int:
             return 1
         _banner(core, vault, first_keys)
         return _wait(children)
+
+
+async def _dev_keys(settings: Settings) -> list[str]:
+    from entrypoints.runtime.dev_ceremony import ensure_dev_keys
+    from entrypoints.runtime.vault_session import open_vault
+
+    async with open_vault(settings) as vault:
+        return await ensure_dev_keys(vault, settings.data_dir / "custodians")
 
 
 def _serve(app: str, port: int) -> subprocess.Popen:

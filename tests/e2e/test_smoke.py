@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def running_stack(stack_env, tmp_path_factory):
+def running_stack(vault_bootstrapped, tmp_path_factory):
+    stack_env = vault_bootstrapped
     core_port, vault_port = free_port(), free_port()
     env = {**os.environ, **stack_env, "BURSAR_CORE_PORT": str(core_port), "BURSAR_VAULT_PORT": str(vault_port),
            "BURSAR_LOG_LEVEL": "INFO"}
@@ -61,7 +62,7 @@ def test_both_apps_ready(running_stack):
     core = httpx.get(f"{urls['core']}/readyz").json()
     vault = httpx.get(f"{urls['vault']}/readyz").json()
     assert core == {"status": "ready", "checks": {"database": "ok", "vault": "ok"}}
-    assert vault == {"status": "ready", "checks": {"database": "ok", "hsm": "ok"}}
+    assert vault == {"status": "ready", "checks": {"database": "ok", "hsm": "ok", "keys": "ok"}}
 
 
 def test_authenticated_call_and_openapi(running_stack):

@@ -28,8 +28,8 @@ class Keys:
 
 
 @pytest.fixture(scope="session")
-def settings(stack_env) -> Settings:
-    return Settings.from_env(stack_env)
+def settings(vault_bootstrapped) -> Settings:
+    return Settings.from_env(vault_bootstrapped)
 
 
 def _keys(settings: Settings, app: str) -> Keys:

@@ -96,4 +96,4 @@ def test_health_probes_need_no_key(core_client, vault_client):
     assert vault_client.get("/healthz").json() == {"status": "ok"}
     ready = vault_client.get("/readyz")
     assert ready.status_code == 200, ready.text
-    assert ready.json()["checks"] == {"database": "ok", "hsm": "ok"}
+    assert ready.json()["checks"] == {"database": "ok", "hsm": "ok", "keys": "ok"}
