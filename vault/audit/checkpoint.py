@@ -70,7 +70,7 @@ def verifier_key(name: str, public_key: bytes) -> VerifierKey:
 
 def parse_verifier_key(text: str) -> VerifierKey:
     try:
-        name, hex_id, blob = text.strip().split("+")
+        name, hex_id, blob = text.strip().split("+", 2)
         raw = base64.b64decode(blob, validate=True)
         identifier = bytes.fromhex(hex_id)
     except (ValueError, binascii.Error):
