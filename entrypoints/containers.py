@@ -28,6 +28,9 @@ from entrypoints.settings import Settings
 from hsm.config import HsmConfig
 from hsm.session import Hsm
 from vault.audit.log import AuditLog
+from vault.cards.service import CardVault
+from vault.crypto.data_keys import DataKeys
+from vault.crypto.working_keys import WorkingKeys
 from vault.audit.store import PostgresAuditStore
 from vault.ceremony.service import CeremonyPolicy, Ceremonies
 from vault.ceremony.store import PostgresCeremonyStore
@@ -120,6 +123,13 @@ class VaultContainer(Shared):
         origin=Shared.settings.provided.audit_origin,
         signer=keys,
         checkpoint_every=Shared.settings.provided.audit_checkpoint_entries,
+    )
+    data_keys = providers.Singleton(
+        DataKeys, database.provided.pool, keys, Shared.ids.provided.new_id, Shared.clock.provided.now
+    )
+    working_keys = providers.Singleton(WorkingKeys, keys)
+    cards = providers.Singleton(
+        CardVault, database.provided.pool, data_keys, working_keys, audit, Shared.clock.provided.now
     )
     ceremony_store = providers.Singleton(PostgresCeremonyStore, database.provided.pool)
     ceremonies = providers.Singleton(

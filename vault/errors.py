@@ -47,3 +47,10 @@ class KeyStateError(Conflict):
     """A key was asked to do what its state does not allow (e.g. encrypt with a retired key)."""
 
     code = "key_not_usable"
+
+
+class IntegrityError(VaultError):
+    """Stored ciphertext, its AAD or a wrapped key was altered: refuse loudly, never return garbage."""
+
+    code = "integrity_error"
+    status = 500

@@ -11,12 +11,15 @@ an API route.
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import msgspec
-from pkcs11 import Session
+from pkcs11 import Mechanism
+from pkcs11.exceptions import PKCS11Error
+from pkcs11.mechanisms import GCMParams
 
 from hsm import eddsa
 from hsm.backup import restore_backup, wrap_for_backup
@@ -33,7 +36,7 @@ from hsm.keys import (
 )
 from hsm.session import Hsm
 from vault.audit import checkpoint as notes
-from vault.errors import KeyStateError
+from vault.errors import IntegrityError, KeyStateError
 from vault.keys.model import (
     OPENS,
     POLICIES,
@@ -69,6 +72,7 @@ class KeyManager:
         self._now = now
         self._audit_origin = audit_origin
         self._label_prefix = label_prefix
+        self.hsm_calls = 0  # HSM operations on the hot paths (wrap, unwrap, derive), for metrics
 
     # -- inventory --------------------------------------------------------------------
 
@@ -77,6 +81,9 @@ class KeyManager:
         if record is None:
             raise KeyStateError(f"there is no active {purpose} key: run a key ceremony to generate one")
         return record
+
+    async def active_kek(self) -> KeyRecord:
+        return await self.active(KeyPurpose.KEK)
 
     async def usable(self, purpose: KeyPurpose, version: int, use: str) -> KeyRecord:
         """The record of ``(purpose, version)`` if its state allows opening existing data."""
@@ -189,7 +196,53 @@ class KeyManager:
         records = await self.store.of_purpose(KeyPurpose.AUDIT_SIGNING)
         return [notes.verifier_key(self._audit_origin, r.public_key) for r in records if r.public_key]
 
+    async def wrap_data_key(self, value: bytes, aad: Callable[[int], bytes]) -> tuple[int, bytes]:
+        """Wrap a data key under the active KEK: ``(KEK version, nonce || ciphertext || tag)``.
+
+        AES-256-GCM on the HSM; ``aad(version)`` binds the wrapped key to its id and KEK version.
+        """
+        record = await self.active(KeyPurpose.KEK)
+        record.require(PROTECTS, "wrap")
+        nonce = secrets.token_bytes(12)
+        sealed = await asyncio.to_thread(
+            self._gcm_on_token, record.label, "encrypt", nonce, value, aad(record.version)
+        )
+        return record.version, nonce + sealed
+
+    async def unwrap_data_key(self, kek_version: int, wrapped: bytes, aad: bytes) -> bytes:
+        """Open a wrapped data key with KEK ``kek_version`` (active or decrypt_only)."""
+        record = await self.usable(KeyPurpose.KEK, kek_version, "unwrap")
+        try:
+            return await asyncio.to_thread(
+                self._gcm_on_token, record.label, "decrypt", wrapped[:12], wrapped[12:], aad
+            )
+        except PKCS11Error:  # GCM tag mismatch: altered wrapped key or AAD
+            raise IntegrityError("a wrapped data key failed its integrity check") from None
+
+    async def derive_working_key(self, purpose: KeyPurpose, version: int, *, for_new_data: bool) -> bytes:
+        """A 256-bit working key for in-process HMACs: HMAC-SHA256(HSM key, label), computed on the HSM.
+
+        The HSM key never leaves the token; the working key lives only in memory (see
+        ``vault.crypto.working_keys``). ``for_new_data`` requires the active version.
+        """
+        record = await self.store.get(purpose, version)
+        record.require(PROTECTS if for_new_data else OPENS, "derive a working key")
+        label = f"bursar-working-key/v1:{purpose.value}:{version}".encode()
+        return await asyncio.to_thread(self._hmac_on_token, record.label, label)
+
     # -- on the token (called in a worker thread) --------------------------------------
+
+    def _gcm_on_token(self, label: str, direction: str, nonce: bytes, data: bytes, aad: bytes) -> bytes:
+        self.hsm_calls += 1
+        with self.hsm.session() as session:
+            key = find_key(session, label, KeyKind.AES)
+            operation = key.encrypt if direction == "encrypt" else key.decrypt
+            return bytes(operation(data, mechanism=Mechanism.AES_GCM, mechanism_param=GCMParams(nonce, aad)))
+
+    def _hmac_on_token(self, label: str, data: bytes) -> bytes:
+        self.hsm_calls += 1
+        with self.hsm.session() as session:
+            return bytes(find_key(session, label, KeyKind.HMAC).sign(data, mechanism=Mechanism.SHA256_HMAC))
 
     def _generate_on_token(
         self, algorithm: KeyAlgorithm, label: str, transport_key: bytes | None

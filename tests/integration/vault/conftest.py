@@ -41,6 +41,7 @@ class Vault:
             finally:
                 await self.container.audit().drain()
                 await database.close()
+                self.container.reset_singletons()  # a pool cannot reopen: the next run gets fresh ones
 
         return asyncio.run(main())
 

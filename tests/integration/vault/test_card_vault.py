@@ -1,0 +1,168 @@
+"""Card data in the vault on SoftHSM2 and PostgreSQL: issuance, tokenization, envelope encryption,
+tamper detection, KEK rotation with rewrap, shredding."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from entrypoints.runtime.dev_ceremony import OPERATOR, ensure_dev_keys
+from vault.ceremony import custodian_keys
+from vault.audit.entry import Actor, Origin
+from vault.cards.pan import luhn_valid, validate_pan
+from vault.cards.service import CardShredded, pan_aad
+from vault.ceremony.model import Step, StepKind
+from vault.errors import IntegrityError, InvalidRequest
+from vault.keys.model import KeyPurpose, KeyState
+
+ACTOR, ORIGIN = Actor(id="key_core", role="core"), Origin(request_id="test")
+VISA_TEST = "4111111111111111"
+
+
+@pytest.fixture
+def custodians(tmp_path) -> Path:
+    return tmp_path / "custodians"
+
+
+@pytest.fixture
+def vault(make_vault, custodians):
+    built = make_vault()
+
+    async def bootstrap(c):
+        await ensure_dev_keys(c, custodians)
+
+    built.run(bootstrap)
+    return built
+
+
+def test_issued_pans_are_in_range_luhn_valid_unique_and_never_returned(vault):
+    async def scenario(c):
+        cards = c.cards()
+        issued = [await cards.issue("45678901", 12, 2030, "prog_1", ACTOR, ORIGIN) for _ in range(300)]
+        opened = [await cards.open(card.token) for card in issued]
+        return issued, opened, c.keys().hsm_calls
+
+    issued, opened, hsm_calls = vault.run(scenario)
+    pans = [o.pan for o in opened]
+    assert len(set(pans)) == 300 and len({c.token for c in issued}) == 300
+    assert all(p.startswith("45678901") and len(p) == 16 and luhn_valid(p) for p in pans)
+    assert all(c.last4 == o.pan[-4:] and c.bin == "45678901" for c, o in zip(issued, opened, strict=True))
+    assert all(c.token.startswith("tok_") and not luhn_valid(c.token) for c in issued)
+    assert all(o.pan not in repr(c) + repr(o) for c, o in zip(issued, opened, strict=True))
+    assert hsm_calls / 600 < 0.1  # one DEK wrap and one working-key derivation, not one per card
+
+
+def test_same_pan_same_token_and_invalid_pans_are_refused_without_echo(vault):
+    async def scenario(c):
+        cards = c.cards()
+        first = await cards.tokenize(VISA_TEST, 1, 2031, ACTOR, ORIGIN)
+        again = await cards.tokenize(VISA_TEST, 1, 2031, ACTOR, ORIGIN)
+        other = await cards.tokenize("5555555555554444", 2, 2031, ACTOR, ORIGIN)
+        return first, again, other, await cards.lookup(VISA_TEST), await cards.lookup("4012888888881881")
+
+    first, again, other, looked_up, unknown = vault.run(scenario)
+    assert first.created and not again.created and first.token == again.token == looked_up
+    assert other.token != first.token and unknown is None
+    for bad in ("4111111111111112", "4111-1111-1111-1111", "41111", "4" * 25, "٤١١١١١١١١١١١١١١١"):
+        with pytest.raises(InvalidRequest) as refused:
+            validate_pan(bad)
+        assert bad not in str(refused.value) and refused.value.code == "invalid_pan"
+
+
+def test_tampering_fails_loudly(vault):
+    async def scenario(c):
+        cards = c.cards()
+        one = await cards.issue("400000", 3, 2029, None, ACTOR, ORIGIN)
+        two = await cards.issue("400000", 3, 2029, None, ACTOR, ORIGIN)
+        admin = c.settings().database.require_admin()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute("UPDATE vault.cards SET ciphertext = set_byte(ciphertext, 0, get_byte(ciphertext, 0) # 1) "
+                         "WHERE token = %s", (one.token,))
+        with pytest.raises(IntegrityError):
+            await cards.open(one.token)
+        with psycopg.connect(admin, autocommit=True) as conn:  # move two's ciphertext under another token (AAD)
+            conn.execute("UPDATE vault.cards SET (dek_id, nonce, ciphertext) = "
+                         "(SELECT dek_id, nonce, ciphertext FROM vault.cards WHERE token = %s) WHERE token = %s",
+                         (two.token, one.token))
+        with pytest.raises(IntegrityError):
+            await cards.open(one.token)
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute("UPDATE vault.data_keys SET wrapped = set_byte(wrapped, 20, get_byte(wrapped, 20) # 1)")
+        c.data_keys().forget()
+        with pytest.raises(IntegrityError, match="wrapped data key"):
+            await cards.open(two.token)
+
+    vault.run(scenario)
+
+
+def test_stored_format_opens_with_cryptography(vault):
+    """docs/vault.md: nonce (12 bytes) + AES-256-GCM ciphertext||tag, AAD bursar-pan/v1:<token>:<dek id>."""
+
+    async def scenario(c):
+        card = await c.cards().tokenize(VISA_TEST, 7, 2032, ACTOR, ORIGIN)
+        admin = c.settings().database.require_admin()
+        with psycopg.connect(admin) as conn:
+            dek_id, nonce, ciphertext = conn.execute(
+                "SELECT dek_id, nonce, ciphertext FROM vault.cards WHERE token = %s", (card.token,)
+            ).fetchone()
+        dek = await c.data_keys().get(dek_id)
+        return AESGCM(dek.value).decrypt(bytes(nonce), bytes(ciphertext), pan_aad(card.token, dek_id))
+
+    assert vault.run(scenario) == VISA_TEST.encode()
+
+
+def test_kek_rotation_and_rewrap_keep_every_pan_readable(vault, custodians):
+    async def scenario(c):
+        cards, data_keys, keys = c.cards(), c.data_keys(), c.keys()
+        before = [await cards.issue("400000", 1, 2030, None, ACTOR, ORIGIN) for _ in range(20)]
+        await dev_ceremony(c, Step(kind=StepKind.ROTATE, purpose=KeyPurpose.KEK), custodians)
+        data_keys.forget()  # the vault's next DEK wraps under v2
+        after = [await cards.issue("400000", 1, 2030, None, ACTOR, ORIGIN) for _ in range(5)]
+        progress = []
+        moved = await data_keys.rewrap(batch=1, progress=lambda done, total: progress.append((done, total)))
+        data_keys.forget()
+        readable = [(await cards.open(card.token)).pan for card in before + after]
+        await dev_ceremony(c, Step(kind=StepKind.RETIRE, purpose=KeyPurpose.KEK, version=1), custodians)
+        data_keys.forget()
+        still = [(await cards.open(card.token)).pan for card in before + after]
+        admin = c.settings().database.require_admin()
+        with psycopg.connect(admin) as conn:
+            versions = {v for (v,) in conn.execute("SELECT kek_version FROM vault.data_keys")}
+        return moved, progress, readable, still, versions, (await keys.store.get(KeyPurpose.KEK, 1)).state
+
+    moved, progress, readable, still, versions, old_state = vault.run(scenario)
+    assert moved == 1 and progress == [(1, 1)]
+    assert readable == still and len(set(readable)) == 25
+    assert versions == {2} and old_state == KeyState.RETIRED
+
+
+def test_shredding_makes_the_pan_unrecoverable(vault):
+    async def scenario(c):
+        cards = c.cards()
+        card = await cards.tokenize(VISA_TEST, 1, 2031, ACTOR, ORIGIN)
+        await cards.shred(card.token, ACTOR, ORIGIN)
+        with pytest.raises(CardShredded):
+            await cards.open(card.token)
+        again = await cards.tokenize(VISA_TEST, 1, 2031, ACTOR, ORIGIN)
+        entries = await c.audit().store.entries(limit=1000)
+        return card, again, [e.event for e in entries]
+
+    card, again, events = vault.run(scenario)
+    assert again.token != card.token and again.created
+    assert any(e.action == "pan.shredded" and e.resource.id == card.token for e in events)
+    assert VISA_TEST not in str(events)
+
+
+# -- helpers: ceremonies signed by the development custodians ----------------------------
+
+
+async def dev_ceremony(c, step: Step, custodians: Path) -> None:
+    ceremonies = c.ceremonies()
+    proposal = await ceremonies.propose(step, OPERATOR)
+    for key_file in sorted(custodians.glob("*.key"))[: ceremonies.policy.quorum]:
+        _, signature = custodian_keys.sign_proposal(custodian_keys.load_private_key(key_file), proposal.proposal)
+        await ceremonies.approve(proposal.id, key_file.stem, signature)
+    await ceremonies.execute(proposal.id, OPERATOR)

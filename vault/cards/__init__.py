@@ -1,0 +1,1 @@
+"""Card numbers in the PCI zone: issuance, tokenization, storage."""

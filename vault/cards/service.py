@@ -1,0 +1,185 @@
+"""The card vault: issue PANs, tokenize imported PANs, open a token's PAN, shred card data.
+
+PANs exist in clear only inside these methods' frames: they are encrypted
+with AES-256-GCM under a data key (``vault.crypto.data_keys``) with AAD
+``bursar-pan/v1:<token>:<dek id>``, found again through a blind index
+(``vault.crypto.working_keys``), and never logged, audited or returned except
+by :meth:`CardVault.open` to the reveal path.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import datetime
+
+import msgspec
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from psycopg import errors
+from psycopg_pool import AsyncConnectionPool
+
+from vault.audit.entry import Actor, AuditEvent, Origin, Resource
+from vault.audit.log import AuditLog
+from vault.cards.pan import generate_pan, new_token, validate_bin, validate_expiry, validate_pan
+from vault.crypto.data_keys import DataKeys
+from vault.crypto.working_keys import WorkingKeys
+from vault.errors import Conflict, IntegrityError, NotFound, VaultError
+from vault.keys.model import KeyPurpose
+
+_ISSUE_ATTEMPTS = 10
+
+
+class CardShredded(VaultError):
+    code = "card_shredded"
+    status = 410
+
+
+class StoredCard(msgspec.Struct, frozen=True, kw_only=True):
+    token: str
+    bin: str
+    last4: str
+    exp_month: int
+    exp_year: int
+    created: bool  # False when an import found the PAN already tokenized
+
+
+class OpenedCard(msgspec.Struct, frozen=True, kw_only=True):
+    token: str
+    pan: str
+    exp_month: int
+    exp_year: int
+
+    def __repr__(self) -> str:  # never the PAN
+        return f"OpenedCard(token={self.token!r})"
+
+
+def pan_aad(token: str, dek_id: str) -> bytes:
+    return f"bursar-pan/v1:{token}:{dek_id}".encode()
+
+
+class CardVault:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        data_keys: DataKeys,
+        working_keys: WorkingKeys,
+        audit: AuditLog,
+        now: Callable[[], datetime],
+    ) -> None:
+        self._pool = pool
+        self._data_keys = data_keys
+        self._working_keys = working_keys
+        self._audit = audit
+        self._now = now
+
+    async def issue(
+        self, bin_: str, exp_month: int, exp_year: int, program_id: str | None, actor: Actor, origin: Origin
+    ) -> StoredCard:
+        """A new PAN in ``bin_``'s range, unique in the vault; returns its token, never the PAN."""
+        validate_bin(bin_)
+        validate_expiry(exp_month, exp_year)
+        for _ in range(_ISSUE_ATTEMPTS):
+            pan = generate_pan(bin_)
+            if await self._find(pan) is not None:
+                continue
+            stored = await self._insert(pan, bin_, exp_month, exp_year, "issued", program_id)
+            if stored is not None:
+                await self._record("pan.issued", stored.token, actor, origin, bin=bin_, program_id=program_id)
+                return stored
+        raise Conflict(f"could not find an unused card number in BIN {bin_}", code="bin_exhausted")
+
+    async def tokenize(self, pan: str, exp_month: int, exp_year: int, actor: Actor, origin: Origin) -> StoredCard:
+        """The token of an externally issued PAN: the same PAN always gets the same token."""
+        validate_pan(pan)
+        validate_expiry(exp_month, exp_year)
+        found = await self._find(pan)
+        if found is None:
+            found = await self._insert(pan, pan[:6], exp_month, exp_year, "imported", None) or await self._find(pan)
+        assert found is not None
+        await self._record("pan.tokenized", found.token, actor, origin, created=found.created)
+        return found
+
+    async def lookup(self, pan: str) -> str | None:
+        """The token of ``pan`` if the vault holds it (the network entry's PAN -> token)."""
+        validate_pan(pan)
+        found = await self._find(pan)
+        return found.token if found else None
+
+    async def open(self, token: str) -> OpenedCard:
+        """Decrypt a token's PAN (for a reveal). Altered data fails loudly."""
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT dek_id, nonce, ciphertext, exp_month, exp_year, shredded_at FROM vault.cards WHERE token = %s",
+                (token,),
+            )
+            row = await cur.fetchone()
+        if row is None:
+            raise NotFound("no such card token", code="token_not_found")
+        dek_id, nonce, ciphertext, exp_month, exp_year, shredded_at = row
+        if shredded_at is not None:
+            raise CardShredded("this card's data was deleted")
+        key = await self._data_keys.get(dek_id)
+        try:
+            pan = AESGCM(key.value).decrypt(bytes(nonce), bytes(ciphertext), pan_aad(token, dek_id)).decode()
+        except InvalidTag:
+            raise IntegrityError("stored card data failed its integrity check") from None
+        return OpenedCard(token=token, pan=pan, exp_month=exp_month, exp_year=exp_year)
+
+    async def shred(self, token: str, actor: Actor, origin: Origin) -> None:
+        """Erase a card's ciphertext and blind index: its PAN becomes unrecoverable here."""
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "UPDATE vault.cards SET ciphertext = NULL, nonce = NULL, blind_index = NULL, shredded_at = %s "
+                "WHERE token = %s AND shredded_at IS NULL",
+                (self._now(), token),
+            )
+            if cur.rowcount != 1:
+                exists = await (await conn.execute("SELECT 1 FROM vault.cards WHERE token = %s", (token,))).fetchone()
+                if not exists:
+                    raise NotFound("no such card token", code="token_not_found")
+        await self._record("pan.shredded", token, actor, origin)
+
+    async def _find(self, pan: str) -> StoredCard | None:
+        indexes = await self._working_keys.mac_with_each(KeyPurpose.BLIND_INDEX, pan.encode())
+        if not indexes:
+            return None
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT token, bin, last4, exp_month, exp_year FROM vault.cards "
+                "WHERE (index_version, blind_index) IN (SELECT * FROM unnest(%s::int[], %s::bytea[]))",
+                ([v for v, _ in indexes], [i for _, i in indexes]),
+            )
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        token, bin_, last4, exp_month, exp_year = row
+        return StoredCard(token=token, bin=bin_, last4=last4, exp_month=exp_month, exp_year=exp_year, created=False)
+
+    async def _insert(
+        self, pan: str, bin_: str, exp_month: int, exp_year: int, origin: str, program_id: str | None
+    ) -> StoredCard | None:
+        """Store a new card; ``None`` if its PAN was stored meanwhile (blind index taken)."""
+        token = new_token()
+        version, index = await self._working_keys.mac_with_active(KeyPurpose.BLIND_INDEX, pan.encode())
+        key = await self._data_keys.for_encryption()
+        nonce = secrets.token_bytes(12)
+        ciphertext = AESGCM(key.value).encrypt(nonce, pan.encode(), pan_aad(token, key.id))
+        try:
+            async with self._pool.connection() as conn:
+                await conn.execute(
+                    "INSERT INTO vault.cards (token, index_version, blind_index, origin, program_id, bin, last4, "
+                    "exp_month, exp_year, dek_id, nonce, ciphertext, created_at) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    (token, version, index, origin, program_id, bin_, pan[-4:], exp_month, exp_year,
+                     key.id, nonce, ciphertext, self._now()),
+                )
+        except errors.UniqueViolation:
+            return None
+        return StoredCard(token=token, bin=bin_, last4=pan[-4:], exp_month=exp_month, exp_year=exp_year, created=True)
+
+    async def _record(self, action: str, token: str, actor: Actor, origin: Origin, **details) -> None:
+        await self._audit.record(AuditEvent(
+            action=action, actor=actor, resource=Resource(type="token", id=token), origin=origin,
+            details={k: v for k, v in details.items() if v is not None},
+        ))
