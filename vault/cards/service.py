@@ -21,6 +21,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from vault.audit.entry import Actor, AuditEvent, Origin, Resource
 from vault.audit.log import AuditLog
+from vault.canonical import canonical_hash
 from vault.cards.pan import generate_pan, new_token, validate_bin, validate_expiry, validate_pan
 from vault.crypto.data_keys import DataKeys
 from vault.crypto.working_keys import WorkingKeys
@@ -28,6 +29,10 @@ from vault.errors import Conflict, IntegrityError, NotFound, VaultError
 from vault.keys.model import KeyPurpose
 
 _ISSUE_ATTEMPTS = 10
+
+
+class _RequestKeyTaken(Exception):
+    """Another insert with the same Idempotency-Key committed first."""
 
 
 class CardShredded(VaultError):
@@ -74,16 +79,39 @@ class CardVault:
         self._now = now
 
     async def issue(
-        self, bin_: str, exp_month: int, exp_year: int, program_id: str | None, actor: Actor, origin: Origin
+        self,
+        bin_: str,
+        exp_month: int,
+        exp_year: int,
+        program_id: str | None,
+        actor: Actor,
+        origin: Origin,
+        idempotency_key: str | None = None,
     ) -> StoredCard:
-        """A new PAN in ``bin_``'s range, unique in the vault; returns its token, never the PAN."""
+        """A new PAN in ``bin_``'s range, unique in the vault; returns its token, never the PAN.
+
+        With ``idempotency_key``, a repeat by the same caller returns the first card
+        (``created`` false); the same key with different fields is a conflict.
+        """
         validate_bin(bin_)
         validate_expiry(exp_month, exp_year)
+        request = None
+        if idempotency_key is not None:
+            request = (f"{actor.id}:{idempotency_key}", canonical_hash([bin_, exp_month, exp_year, program_id]))
+            earlier = await self._issued_for(*request)
+            if earlier is not None:
+                return earlier
         for _ in range(_ISSUE_ATTEMPTS):
             pan = generate_pan(bin_)
             if await self._find(pan) is not None:
                 continue
-            stored = await self._insert(pan, bin_, exp_month, exp_year, "issued", program_id)
+            try:
+                stored = await self._insert(pan, bin_, exp_month, exp_year, "issued", program_id, request)
+            except _RequestKeyTaken:  # a concurrent repeat of the same request won
+                earlier = await self._issued_for(*request) if request else None
+                if earlier is not None:
+                    return earlier
+                raise
             if stored is not None:
                 await self._record("pan.issued", stored.token, actor, origin, bin=bin_, program_id=program_id)
                 return stored
@@ -140,6 +168,20 @@ class CardVault:
                     raise NotFound("no such card token", code="token_not_found")
         await self._record("pan.shredded", token, actor, origin)
 
+    async def _issued_for(self, request_key: str, request_hash: str) -> StoredCard | None:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT token, bin, last4, exp_month, exp_year, request_hash FROM vault.cards WHERE request_key = %s",
+                (request_key,),
+            )
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        token, bin_, last4, exp_month, exp_year, stored_hash = row
+        if stored_hash != request_hash:
+            raise Conflict("this Idempotency-Key was used for a different request", code="idempotency_conflict")
+        return StoredCard(token=token, bin=bin_, last4=last4, exp_month=exp_month, exp_year=exp_year, created=False)
+
     async def _find(self, pan: str) -> StoredCard | None:
         indexes = await self._working_keys.mac_with_each(KeyPurpose.BLIND_INDEX, pan.encode())
         if not indexes:
@@ -157,7 +199,14 @@ class CardVault:
         return StoredCard(token=token, bin=bin_, last4=last4, exp_month=exp_month, exp_year=exp_year, created=False)
 
     async def _insert(
-        self, pan: str, bin_: str, exp_month: int, exp_year: int, origin: str, program_id: str | None
+        self,
+        pan: str,
+        bin_: str,
+        exp_month: int,
+        exp_year: int,
+        origin: str,
+        program_id: str | None,
+        request: tuple[str, str] | None = None,
     ) -> StoredCard | None:
         """Store a new card; ``None`` if its PAN was stored meanwhile (blind index taken)."""
         token = new_token()
@@ -169,12 +218,14 @@ class CardVault:
             async with self._pool.connection() as conn:
                 await conn.execute(
                     "INSERT INTO vault.cards (token, index_version, blind_index, origin, program_id, bin, last4, "
-                    "exp_month, exp_year, dek_id, nonce, ciphertext, created_at) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    "exp_month, exp_year, dek_id, nonce, ciphertext, created_at, request_key, request_hash) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                     (token, version, index, origin, program_id, bin_, pan[-4:], exp_month, exp_year,
-                     key.id, nonce, ciphertext, self._now()),
+                     key.id, nonce, ciphertext, self._now(), *(request or (None, None))),
                 )
-        except errors.UniqueViolation:
+        except errors.UniqueViolation as exc:
+            if exc.diag.constraint_name == "cards_request_key_key":
+                raise _RequestKeyTaken from None
             return None
         return StoredCard(token=token, bin=bin_, last4=pan[-4:], exp_month=exp_month, exp_year=exp_year, created=True)
 

@@ -24,6 +24,8 @@ CREATE TABLE vault.cards (
     nonce         bytea,
     ciphertext    bytea,                 -- AES-256-GCM(DEK, PAN), AAD bursar-pan/v1:<token>:<dek id>
     created_at    timestamptz NOT NULL,
+    request_key   text UNIQUE,           -- issuance: caller's key id + Idempotency-Key
+    request_hash  text,                  -- SHA-256 of the issuing request's fields
     shredded_at   timestamptz,
     CHECK ((shredded_at IS NULL) = (ciphertext IS NOT NULL AND blind_index IS NOT NULL))
 );

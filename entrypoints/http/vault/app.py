@@ -16,6 +16,7 @@ from entrypoints.http.app_factory import build_app
 from entrypoints.http.security import Authenticator
 from entrypoints.http.vault.auditing import AuditedApiKeys, refusal_recorder
 from entrypoints.http.vault.auditor import AuditorController
+from entrypoints.http.vault.cards import CardDataController
 from vault.audit.entry import SYSTEM, AuditEvent, Resource
 from vault.keys.model import KeyPurpose
 
@@ -24,7 +25,7 @@ DESCRIPTION = (
     "data keys wrapped by keys that never leave the HSM. Authenticate with the vault's own API keys."
 )
 
-ROUTES = [ApiKeysController, AuditorController]
+ROUTES = [ApiKeysController, AuditorController, CardDataController]
 log = logging.getLogger("bursar.vault")
 
 
