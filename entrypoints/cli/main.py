@@ -148,6 +148,24 @@ def hsm_keys() -> None:
         click.echo(f"{r.purpose:<14} v{r.version:<3} {r.state:<13} {r.algorithm:<12} {check}")
 
 
+@cli.group()
+def vault() -> None:
+    """The vault's card data."""
+
+
+@vault.command("rewrap")
+@click.option("--batch", type=int, default=100, show_default=True, help="Data keys per database round.")
+def vault_rewrap(batch: int) -> None:
+    """Rewrap every data key under the active KEK version (no PAN is decrypted); safe to interrupt and rerun."""
+    from entrypoints.cli.ceremony import _with_vault
+
+    def show(done: int, total: int) -> None:
+        click.echo(f"\rrewrapped {done}/{total}", nl=False)
+
+    moved = _with_vault(lambda v: v.data_keys().rewrap(batch=batch, progress=show))
+    click.echo(f"\n{moved} data keys now under the active KEK" if moved else "every data key is under the active KEK")
+
+
 cli.add_command(ceremony)
 cli.add_command(audit)
 
