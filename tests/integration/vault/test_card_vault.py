@@ -166,3 +166,22 @@ async def dev_ceremony(c, step: Step, custodians: Path) -> None:
         _, signature = custodian_keys.sign_proposal(custodian_keys.load_private_key(key_file), proposal.proposal)
         await ceremonies.approve(proposal.id, key_file.stem, signature)
     await ceremonies.execute(proposal.id, OPERATOR)
+
+
+def test_no_pan_reaches_a_log_line(vault, caplog):
+    caplog.set_level("DEBUG")
+
+    async def scenario(c):
+        cards = c.cards()
+        issued = [await cards.issue("400000", 1, 2030, None, ACTOR, ORIGIN) for _ in range(20)]
+        pans = [(await cards.open(card.token)).pan for card in issued]
+        await cards.tokenize(VISA_TEST, 1, 2031, ACTOR, ORIGIN)
+        for bad in ("4111111111111112", "41111"):
+            with pytest.raises(InvalidRequest):
+                await cards.tokenize(bad, 1, 2031, ACTOR, ORIGIN)
+        return pans
+
+    pans = vault.run(scenario)
+    logged = caplog.text + "".join(str(r.__dict__) for r in caplog.records)
+    assert caplog.records, "the scenario logs something (psycopg, the vault) at DEBUG"
+    assert not [p for p in [*pans, VISA_TEST, "4111111111111112"] if p in logged]
