@@ -171,15 +171,17 @@ cli.add_command(audit)
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})
-@click.argument("name", type=click.Choice(["ledger", "all"]))
+@click.argument("name", type=click.Choice(["ledger", "screening", "all"]))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def bench(name: str, args: tuple[str, ...]) -> None:
     """Run a benchmark from bench/ (a source checkout); see docs/performance.md."""
     try:
-        from bench import ledger
+        from bench import ledger, screening
     except ImportError:
         raise click.ClickException("benchmarks live in the source checkout's bench/ folder") from None
-    ledger.main(list(args))
+    for bench_name, module in (("ledger", ledger), ("screening", screening)):
+        if name in (bench_name, "all"):
+            module.main(list(args))
 
 
 class _database:
