@@ -91,16 +91,7 @@ def generate_aes_key(
     backup: bool = False,
 ) -> SecretKey:
     """Generate an AES key (default 256 bit) for encrypt/decrypt/wrap/unwrap."""
-    _ensure_label_free(session, label)
-    return session.generate_key(
-        KeyType.AES,
-        bits,
-        label=label,
-        id=_key_id(label, key_id),
-        store=True,
-        capabilities=_AES_USAGE,
-        template=_BACKUP_CAPABLE if backup else _PROTECTED,
-    )
+    return _generate_secret(session, KeyType.AES, Mechanism.AES_KEY_GEN, _AES_USAGE, label, key_id, bits, backup)
 
 
 def generate_hmac_key(
@@ -112,15 +103,30 @@ def generate_hmac_key(
     backup: bool = False,
 ) -> SecretKey:
     """Generate a generic secret (default 256 bit) for HMAC sign/verify."""
+    return _generate_secret(
+        session, KeyType.GENERIC_SECRET, Mechanism.GENERIC_SECRET_KEY_GEN, _MAC_USAGE, label, key_id, bits, backup
+    )
+
+
+def _generate_secret(
+    session: Session,
+    key_type: KeyType,
+    mechanism: Mechanism,
+    usage: MechanismFlag,
+    label: str,
+    key_id: bytes | str | None,
+    bits: int,
+    backup: bool,
+) -> SecretKey:
     _ensure_label_free(session, label)
     return session.generate_key(
-        KeyType.GENERIC_SECRET,
+        key_type,
         bits,
         label=label,
         id=_key_id(label, key_id),
         store=True,
-        capabilities=_MAC_USAGE,
-        mechanism=Mechanism.GENERIC_SECRET_KEY_GEN,
+        capabilities=usage,
+        mechanism=mechanism,
         template=_BACKUP_CAPABLE if backup else _PROTECTED,
     )
 
