@@ -22,6 +22,7 @@ from psycopg_pool import AsyncConnectionPool
 from vault.audit.entry import Actor, AuditEvent, Origin, Resource
 from vault.audit.log import AuditLog
 from vault.canonical import canonical_hash
+from vault.cards.cvv import derive_cvv2
 from vault.cards.pan import generate_pan, new_token, validate_bin, validate_expiry, validate_pan
 from vault.crypto.data_keys import DataKeys
 from vault.crypto.working_keys import WorkingKeys
@@ -54,6 +55,7 @@ class OpenedCard(msgspec.Struct, frozen=True, kw_only=True):
     pan: str
     exp_month: int
     exp_year: int
+    cvv_version: int
 
     def __repr__(self) -> str:  # never the PAN
         return f"OpenedCard(token={self.token!r})"
@@ -138,13 +140,14 @@ class CardVault:
         """Decrypt a token's PAN (for a reveal). Altered data fails loudly."""
         async with self._pool.connection() as conn:
             cur = await conn.execute(
-                "SELECT dek_id, nonce, ciphertext, exp_month, exp_year, shredded_at FROM vault.cards WHERE token = %s",
+                "SELECT dek_id, nonce, ciphertext, exp_month, exp_year, cvv_version, shredded_at "
+                "FROM vault.cards WHERE token = %s",
                 (token,),
             )
             row = await cur.fetchone()
         if row is None:
             raise NotFound("no such card token", code="token_not_found")
-        dek_id, nonce, ciphertext, exp_month, exp_year, shredded_at = row
+        dek_id, nonce, ciphertext, exp_month, exp_year, cvv_version, shredded_at = row
         if shredded_at is not None:
             raise CardShredded("this card's data was deleted")
         key = await self._data_keys.get(dek_id)
@@ -152,7 +155,11 @@ class CardVault:
             pan = AESGCM(key.value).decrypt(bytes(nonce), bytes(ciphertext), pan_aad(token, dek_id)).decode()
         except InvalidTag:
             raise IntegrityError("stored card data failed its integrity check") from None
-        return OpenedCard(token=token, pan=pan, exp_month=exp_month, exp_year=exp_year)
+        return OpenedCard(token=token, pan=pan, exp_month=exp_month, exp_year=exp_year, cvv_version=cvv_version)
+
+    async def cvv2(self, card: OpenedCard) -> str:
+        """The card's CVV2, derived now with the CVV key version it was issued under."""
+        return await derive_cvv2(self._working_keys, card.cvv_version, card.pan, card.exp_month, card.exp_year)
 
     async def shred(self, token: str, actor: Actor, origin: Origin) -> None:
         """Erase a card's ciphertext and blind index: its PAN becomes unrecoverable here."""
@@ -211,6 +218,7 @@ class CardVault:
         """Store a new card; ``None`` if its PAN was stored meanwhile (blind index taken)."""
         token = new_token()
         version, index = await self._working_keys.mac_with_active(KeyPurpose.BLIND_INDEX, pan.encode())
+        cvv_version = await self._working_keys.active_version(KeyPurpose.CVV)
         key = await self._data_keys.for_encryption()
         nonce = secrets.token_bytes(12)
         ciphertext = AESGCM(key.value).encrypt(nonce, pan.encode(), pan_aad(token, key.id))
@@ -218,9 +226,9 @@ class CardVault:
             async with self._pool.connection() as conn:
                 await conn.execute(
                     "INSERT INTO vault.cards (token, index_version, blind_index, origin, program_id, bin, last4, "
-                    "exp_month, exp_year, dek_id, nonce, ciphertext, created_at, request_key, request_hash) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    (token, version, index, origin, program_id, bin_, pan[-4:], exp_month, exp_year,
+                    "exp_month, exp_year, cvv_version, dek_id, nonce, ciphertext, created_at, request_key, "
+                    "request_hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    (token, version, index, origin, program_id, bin_, pan[-4:], exp_month, exp_year, cvv_version,
                      key.id, nonce, ciphertext, self._now(), *(request or (None, None))),
                 )
         except errors.UniqueViolation as exc:

@@ -24,9 +24,12 @@ class WorkingKeys:
         self._keys = keys
         self._cache: BoundedCache[tuple[KeyPurpose, int, bool], bytes] = BoundedCache(ttl=ttl, size=64)
 
+    async def active_version(self, purpose: KeyPurpose) -> int:
+        return (await self._keys.active(purpose)).version
+
     async def mac_with_active(self, purpose: KeyPurpose, data: bytes) -> tuple[int, bytes]:
         """``(version, HMAC)`` under the active version of ``purpose``."""
-        version = (await self._keys.active(purpose)).version
+        version = await self.active_version(purpose)
         return version, hmac.digest(await self._key(purpose, version, True), data, hashlib.sha256)
 
     async def mac_with_each(self, purpose: KeyPurpose, data: bytes) -> list[tuple[int, bytes]]:

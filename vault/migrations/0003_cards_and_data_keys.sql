@@ -20,6 +20,7 @@ CREATE TABLE vault.cards (
     last4         text NOT NULL,
     exp_month     integer NOT NULL,
     exp_year      integer NOT NULL,
+    cvv_version   integer NOT NULL,      -- CVV key version CVV2 is derived with (never stored itself)
     dek_id        text REFERENCES vault.data_keys (id),
     nonce         bytea,
     ciphertext    bytea,                 -- AES-256-GCM(DEK, PAN), AAD bursar-pan/v1:<token>:<dek id>

@@ -185,3 +185,25 @@ def test_no_pan_reaches_a_log_line(vault, caplog):
     logged = caplog.text + "".join(str(r.__dict__) for r in caplog.records)
     assert caplog.records, "the scenario logs something (psycopg, the vault) at DEBUG"
     assert not [p for p in [*pans, VISA_TEST, "4111111111111112"] if p in logged]
+
+
+def test_cvv2_is_derived_stable_and_survives_a_cvv_key_rotation(vault, custodians):
+    async def scenario(c):
+        cards = c.cards()
+        one = await cards.issue("400000", 4, 2031, None, ACTOR, ORIGIN)
+        two = await cards.issue("400000", 4, 2031, None, ACTOR, ORIGIN)
+        opened_one, opened_two = await cards.open(one.token), await cards.open(two.token)
+        first = await cards.cvv2(opened_one), await cards.cvv2(opened_two)
+        await dev_ceremony(c, Step(kind=StepKind.ROTATE, purpose=KeyPurpose.CVV), custodians)
+        after = await cards.cvv2(await cards.open(one.token)), await cards.cvv2(await cards.open(two.token))
+        newer = await cards.open((await cards.issue("400000", 4, 2031, None, ACTOR, ORIGIN)).token)
+        admin = c.settings().database.require_admin()
+        with psycopg.connect(admin) as conn:
+            columns = [r[0] for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'vault'")]
+        return first, after, newer.cvv_version, columns
+
+    first, after, newer_version, columns = vault.run(scenario)
+    assert first == after and all(len(cvv) == 3 and cvv.isdigit() for cvv in first)
+    assert newer_version == 2
+    assert not [c for c in columns if "cvv" in c and c != "cvv_version"]  # CVV2 itself is never stored
