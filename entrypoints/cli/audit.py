@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import sys
-from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,19 +22,16 @@ def audit() -> None:
 @click.option("--operator", default=getpass.getuser, show_default="the OS user", help="Who exports (audited).")
 def audit_export(directory: Path, operator: str) -> None:
     """Write entries, signed checkpoints and verifier keys to DIRECTORY (a checkpoint is signed now)."""
-    from entrypoints.runtime.vault_session import open_vault, vault_settings
+    from entrypoints.runtime.vault_session import run_with_vault
     from vault.audit.entry import Actor
     from vault.audit.export import export_audit
 
-    async def run():
-        async with open_vault(settings) as vault:
-            keys = await vault.keys().verifier_keys()
-            return await export_audit(vault.audit(), keys, directory, Actor(id=operator, role="operator"),
-                                      lambda: datetime.now(UTC))
+    async def work(vault):
+        keys = await vault.keys().verifier_keys()
+        return await export_audit(vault.audit(), keys, directory, Actor(id=operator, role="operator"),
+                                  lambda: datetime.now(UTC))
 
-    with ExitStack() as stack:
-        settings = vault_settings(stack)
-        summary = asyncio.run(run())
+    summary = run_with_vault(work)
     click.echo(f"exported {summary.entries} entries and {summary.checkpoints} checkpoints to {summary.directory}")
     click.echo(f"head {summary.head}")
 

@@ -7,12 +7,10 @@ sends only the signature.
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import json
 import os
 from collections.abc import Awaitable, Callable
-from contextlib import ExitStack
 from pathlib import Path
 from typing import TypeVar
 
@@ -31,15 +29,9 @@ _PASSPHRASE = click.option("--ask-passphrase", is_flag=True, help="The private k
 
 
 def _with_vault(work: Callable[..., Awaitable[T]]) -> T:
-    from entrypoints.runtime.vault_session import open_vault, vault_settings
+    from entrypoints.runtime.vault_session import run_with_vault
 
-    async def run() -> T:
-        async with open_vault(settings) as vault:
-            return await work(vault)
-
-    with ExitStack() as stack:
-        settings = vault_settings(stack)
-        return asyncio.run(run())
+    return run_with_vault(work)
 
 
 def _private_key(path: Path, ask: bool):

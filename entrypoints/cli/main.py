@@ -140,9 +140,9 @@ def hsm_init_token(directory: Path | None, label: str) -> None:
 @hsm.command("keys")
 def hsm_keys() -> None:
     """The vault's key inventory: purpose, version, state, KCV (never key material)."""
-    from entrypoints.cli.ceremony import _with_vault
+    from entrypoints.runtime.vault_session import run_with_vault
 
-    records = _with_vault(lambda v: v.key_store().all())
+    records = run_with_vault(lambda v: v.key_store().all())
     for r in records:
         check = f"{r.kcv} ({r.kcv_algorithm})" if r.kcv else f"public key {r.public_key.hex()[:16]}..."
         click.echo(f"{r.purpose:<14} v{r.version:<3} {r.state:<13} {r.algorithm:<12} {check}")
@@ -157,12 +157,12 @@ def vault() -> None:
 @click.option("--batch", type=int, default=100, show_default=True, help="Data keys per database round.")
 def vault_rewrap(batch: int) -> None:
     """Rewrap every data key under the active KEK version (no PAN is decrypted); safe to interrupt and rerun."""
-    from entrypoints.cli.ceremony import _with_vault
+    from entrypoints.runtime.vault_session import run_with_vault
 
     def show(done: int, total: int) -> None:
         click.echo(f"\rrewrapped {done}/{total}", nl=False)
 
-    moved = _with_vault(lambda v: v.data_keys().rewrap(batch=batch, progress=show))
+    moved = run_with_vault(lambda v: v.data_keys().rewrap(batch=batch, progress=show))
     click.echo(f"\n{moved} data keys now under the active KEK" if moved else "every data key is under the active KEK")
 
 
