@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from entrypoints.containers import VaultContainer
 from vault.ceremony import custodian_keys
 from vault.ceremony.model import Step, StepKind
+from vault.ceremony.service import Outcome
 from vault.errors import NotFound
 from vault.keys.model import KeyPurpose
 
@@ -25,23 +28,29 @@ ORDER = (KeyPurpose.AUDIT_SIGNING, KeyPurpose.KEK, KeyPurpose.BLIND_INDEX, KeyPu
 
 async def ensure_dev_keys(vault: VaultContainer, custodians_dir: Path) -> list[str]:
     """Generate every missing key through a ceremony of local custodians; what was done."""
-    keys, ceremonies = vault.keys(), vault.ceremonies()
+    keys = vault.keys()
     missing = [p for p in ORDER if await keys.store.active(p) is None]
     if not missing:
         return []
-    signers = await _dev_custodians(vault, custodians_dir)
     done = []
     for purpose in missing:
-        proposal = await ceremonies.propose(Step(kind=StepKind.GENERATE, purpose=purpose), OPERATOR)
-        for name, key in signers[: ceremonies.policy.quorum]:
-            _, signature = custodian_keys.sign_proposal(key, proposal.proposal)
-            await ceremonies.approve(proposal.id, name, signature)
-        outcome = await ceremonies.execute(proposal.id, OPERATOR)
+        outcome = await run_dev_ceremony(vault, Step(kind=StepKind.GENERATE, purpose=purpose), custodians_dir)
         done.append(f"{purpose} key generated (ceremony {outcome.ceremony.id})")
     return done
 
 
-async def _dev_custodians(vault: VaultContainer, directory: Path) -> list[tuple[str, object]]:
+async def run_dev_ceremony(vault: VaultContainer, step: Step, custodians_dir: Path) -> Outcome:
+    """Propose ``step``, have M of the local custodians sign it, execute it."""
+    ceremonies = vault.ceremonies()
+    signers = await _dev_custodians(vault, custodians_dir)
+    proposal = await ceremonies.propose(step, OPERATOR)
+    for name, key in signers[: ceremonies.policy.quorum]:
+        _, signature = custodian_keys.sign_proposal(key, proposal.proposal)
+        await ceremonies.approve(proposal.id, name, signature)
+    return await ceremonies.execute(proposal.id, OPERATOR)
+
+
+async def _dev_custodians(vault: VaultContainer, directory: Path) -> list[tuple[str, Ed25519PrivateKey]]:
     ceremonies = vault.ceremonies()
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     signers = []

@@ -9,8 +9,7 @@ import psycopg
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from entrypoints.runtime.dev_ceremony import OPERATOR, ensure_dev_keys
-from vault.ceremony import custodian_keys
+from entrypoints.runtime.dev_ceremony import ensure_dev_keys, run_dev_ceremony
 from vault.audit.entry import Actor, Origin
 from vault.cards.pan import luhn_valid, validate_pan
 from vault.cards.service import CardShredded, pan_aad
@@ -118,14 +117,14 @@ def test_kek_rotation_and_rewrap_keep_every_pan_readable(vault, custodians):
     async def scenario(c):
         cards, data_keys, keys = c.cards(), c.data_keys(), c.keys()
         before = [await cards.issue("400000", 1, 2030, None, ACTOR, ORIGIN) for _ in range(20)]
-        await dev_ceremony(c, Step(kind=StepKind.ROTATE, purpose=KeyPurpose.KEK), custodians)
+        await run_dev_ceremony(c, Step(kind=StepKind.ROTATE, purpose=KeyPurpose.KEK), custodians)
         data_keys.forget()  # the vault's next DEK wraps under v2
         after = [await cards.issue("400000", 1, 2030, None, ACTOR, ORIGIN) for _ in range(5)]
         progress = []
         moved = await data_keys.rewrap(batch=1, progress=lambda done, total: progress.append((done, total)))
         data_keys.forget()
         readable = [(await cards.open(card.token)).pan for card in before + after]
-        await dev_ceremony(c, Step(kind=StepKind.RETIRE, purpose=KeyPurpose.KEK, version=1), custodians)
+        await run_dev_ceremony(c, Step(kind=StepKind.RETIRE, purpose=KeyPurpose.KEK, version=1), custodians)
         data_keys.forget()
         still = [(await cards.open(card.token)).pan for card in before + after]
         admin = c.settings().database.require_admin()
@@ -156,18 +155,6 @@ def test_shredding_makes_the_pan_unrecoverable(vault):
     assert VISA_TEST not in str(events)
 
 
-# -- helpers: ceremonies signed by the development custodians ----------------------------
-
-
-async def dev_ceremony(c, step: Step, custodians: Path) -> None:
-    ceremonies = c.ceremonies()
-    proposal = await ceremonies.propose(step, OPERATOR)
-    for key_file in sorted(custodians.glob("*.key"))[: ceremonies.policy.quorum]:
-        _, signature = custodian_keys.sign_proposal(custodian_keys.load_private_key(key_file), proposal.proposal)
-        await ceremonies.approve(proposal.id, key_file.stem, signature)
-    await ceremonies.execute(proposal.id, OPERATOR)
-
-
 def test_no_pan_reaches_a_log_line(vault, caplog):
     caplog.set_level("DEBUG")
 
@@ -194,7 +181,7 @@ def test_cvv2_is_derived_stable_and_survives_a_cvv_key_rotation(vault, custodian
         two = await cards.issue("400000", 4, 2031, None, ACTOR, ORIGIN)
         opened_one, opened_two = await cards.open(one.token), await cards.open(two.token)
         first = await cards.cvv2(opened_one), await cards.cvv2(opened_two)
-        await dev_ceremony(c, Step(kind=StepKind.ROTATE, purpose=KeyPurpose.CVV), custodians)
+        await run_dev_ceremony(c, Step(kind=StepKind.ROTATE, purpose=KeyPurpose.CVV), custodians)
         after = await cards.cvv2(await cards.open(one.token)), await cards.cvv2(await cards.open(two.token))
         newer = await cards.open((await cards.issue("400000", 4, 2031, None, ACTOR, ORIGIN)).token)
         admin = c.settings().database.require_admin()
