@@ -73,6 +73,7 @@ class KeyManager:
         self._audit_origin = audit_origin
         self._label_prefix = label_prefix
         self.hsm_calls = 0  # HSM operations on the hot paths (wrap, unwrap, derive), for metrics
+        self.generation = 0  # bumped by every life-cycle change made here, so caches can notice
 
     # -- inventory --------------------------------------------------------------------
 
@@ -125,6 +126,7 @@ class KeyManager:
         except BaseException:
             await asyncio.to_thread(self._destroy_on_token, label)
             raise
+        self.generation += 1
         return GeneratedKey(record=record, wrapped=wrapped)
 
     async def activate(self, purpose: KeyPurpose, version: int) -> list[tuple[KeyRecord, KeyRecord]]:
@@ -139,12 +141,14 @@ class KeyManager:
         if current is not None:
             changes.append((current, current.moved_to(KeyState.DECRYPT_ONLY, now)))
         await self.store.save_states([after for _, after in changes])
+        self.generation += 1
         return changes
 
     async def retire(self, purpose: KeyPurpose, version: int) -> tuple[KeyRecord, KeyRecord]:
         before = await self.store.get(purpose, version)
         after = before.moved_to(KeyState.RETIRED, self._now())
         await self.store.save_states([after])
+        self.generation += 1
         return before, after
 
     async def destroy(self, purpose: KeyPurpose, version: int) -> tuple[KeyRecord, KeyRecord]:
@@ -153,6 +157,7 @@ class KeyManager:
         after = before.moved_to(KeyState.DESTROYED, self._now())
         await asyncio.to_thread(self._destroy_on_token, before.label)
         await self.store.save_states([after])
+        self.generation += 1
         return before, after
 
     async def restore(self, purpose: KeyPurpose, version: int, wrapped: bytes, transport_key: bytes) -> KeyRecord:
@@ -166,6 +171,7 @@ class KeyManager:
         )
         restored = msgspec.structs.replace(record, attributes=attributes)
         await self.store.save_attributes(restored)
+        self.generation += 1
         return restored
 
     # -- use ------------------------------------------------------------------------
@@ -219,14 +225,13 @@ class KeyManager:
         except PKCS11Error:  # GCM tag mismatch: altered wrapped key or AAD
             raise IntegrityError("a wrapped data key failed its integrity check") from None
 
-    async def derive_working_key(self, purpose: KeyPurpose, version: int, *, for_new_data: bool) -> bytes:
+    async def derive_working_key(self, purpose: KeyPurpose, version: int) -> bytes:
         """A 256-bit working key for in-process HMACs: HMAC-SHA256(HSM key, label), computed on the HSM.
 
         The HSM key never leaves the token; the working key lives only in memory (see
-        ``vault.crypto.working_keys``). ``for_new_data`` requires the active version.
+        ``vault.crypto.working_keys``, which uses only the active version for new data).
         """
-        record = await self.store.get(purpose, version)
-        record.require(PROTECTS if for_new_data else OPENS, "derive a working key")
+        record = await self.usable(purpose, version, "derive a working key")
         label = f"bursar-working-key/v1:{purpose.value}:{version}".encode()
         return await asyncio.to_thread(self._hmac_on_token, record.label, label)
 
