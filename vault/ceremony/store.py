@@ -84,24 +84,27 @@ class PostgresCeremonyStore:
             )
 
     async def ceremony(self, ceremony_id: str) -> Ceremony:
-        found = await self._rows(f"SELECT {_CEREMONY} FROM vault.ceremonies WHERE id = %s", (ceremony_id,), dict)
+        found = await self._ceremonies("WHERE id = %s", (ceremony_id,))
         if not found:
             raise NotFound(f"no ceremony {ceremony_id!r}", code="ceremony_not_found")
-        approvals = await self._rows(
-            "SELECT ceremony_id, custodian_id, signature, signed_at FROM vault.ceremony_approvals "
-            "WHERE ceremony_id = %s ORDER BY signed_at, custodian_id",
-            (ceremony_id,),
-            Approval,
-        )
-        return _convert({**found[0], "approvals": approvals}, Ceremony)
+        return found[0]
 
     async def ceremonies(self, after_id: str | None, limit: int) -> list[Ceremony]:
-        rows = await self._rows(
-            f"SELECT id FROM vault.ceremonies WHERE %s::text IS NULL OR id > %s ORDER BY id LIMIT %s",
-            (after_id, after_id, limit),
-            dict,
+        return await self._ceremonies("WHERE %s::text IS NULL OR id > %s ORDER BY id LIMIT %s", (after_id, after_id, limit))
+
+    async def _ceremonies(self, where: str, params: tuple) -> list[Ceremony]:
+        """Ceremonies and their approvals in two queries."""
+        rows = await self._rows(f"SELECT {_CEREMONY} FROM vault.ceremonies {where}", params, dict)
+        approvals = await self._rows(
+            "SELECT ceremony_id, custodian_id, signature, signed_at FROM vault.ceremony_approvals "
+            "WHERE ceremony_id = ANY(%s) ORDER BY signed_at, custodian_id",
+            ([row["id"] for row in rows],),
+            Approval,
         )
-        return [await self.ceremony(row["id"]) for row in rows]
+        by_ceremony: dict[str, list[Approval]] = {}
+        for approval in approvals:
+            by_ceremony.setdefault(approval.ceremony_id, []).append(approval)
+        return [_convert({**row, "approvals": by_ceremony.get(row["id"], [])}, Ceremony) for row in rows]
 
     async def add_approval(self, approval: Approval) -> None:
         try:
