@@ -40,7 +40,6 @@ from vault.errors import IntegrityError, KeyStateError
 from vault.keys.model import (
     OPENS,
     POLICIES,
-    PROTECTS,
     KeyAlgorithm,
     KeyPurpose,
     KeyRecord,
@@ -179,14 +178,12 @@ class KeyManager:
     async def sign(self, purpose: KeyPurpose, data: bytes) -> tuple[KeyRecord, bytes]:
         """Sign ``data`` with the active version of an Ed25519 ``purpose``."""
         record = await self.active(purpose)
-        record.require(PROTECTS, "sign")
         signature = await asyncio.to_thread(self._sign_on_token, record.label, data)
         return record, signature
 
     async def sign_note(self, checkpoint: notes.Checkpoint) -> tuple[int, str]:
         """A checkpoint note signed by the active audit key (see :class:`vault.audit.log.CheckpointSigner`)."""
         record = await self.active(KeyPurpose.AUDIT_SIGNING)
-        record.require(PROTECTS, "sign")
         assert record.public_key is not None
 
         def signer(body: bytes) -> bytes:
@@ -208,7 +205,6 @@ class KeyManager:
         AES-256-GCM on the HSM; ``aad(version)`` binds the wrapped key to its id and KEK version.
         """
         record = await self.active(KeyPurpose.KEK)
-        record.require(PROTECTS, "wrap")
         nonce = secrets.token_bytes(12)
         sealed = await asyncio.to_thread(
             self._gcm_on_token, record.label, "encrypt", nonce, value, aad(record.version)
