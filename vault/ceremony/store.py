@@ -12,7 +12,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from vault.ceremony.model import Approval, Ceremony, CeremonyStatus, Custodian, KeyBackup
+from vault.ceremony.model import Approval, Ceremony, Custodian, KeyBackup
 from vault.errors import Conflict, NotFound
 
 _CUSTODIAN = (

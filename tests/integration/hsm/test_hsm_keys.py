@@ -7,7 +7,7 @@ import hmac
 import os
 
 import pytest
-from cryptography.hazmat.primitives import cmac, hashes, keywrap
+from cryptography.hazmat.primitives import cmac, keywrap
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
