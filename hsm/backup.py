@@ -23,11 +23,11 @@ from pkcs11.exceptions import PKCS11Error
 from pkcs11.types import SecretKey
 
 from hsm.errors import BackupInvalid, KeyUsageError
-from hsm.keys import KeyKind, _AES_USAGE, _MAC_USAGE, _PROTECTED, _ensure_label_free, _key_id
+from hsm.keys import AES_USAGE, MAC_USAGE, PROTECTED, KeyKind, ensure_label_free, key_id_bytes
 
 TRANSPORT_KEY_LENGTH = 32
 WRAP_MECHANISM = Mechanism.AES_KEY_WRAP_PAD
-_USAGE = {KeyKind.AES: _AES_USAGE, KeyKind.HMAC: _MAC_USAGE}
+_USAGE = {KeyKind.AES: AES_USAGE, KeyKind.HMAC: MAC_USAGE}
 
 
 def wrap_for_backup(session: Session, key: SecretKey, transport_key: bytes) -> bytes:
@@ -49,7 +49,7 @@ def restore_backup(
     """Unwrap a backup onto the token as a sensitive, non-extractable ``kind`` key labelled ``label``."""
     if kind not in _USAGE:
         raise KeyUsageError(f"backups hold secret keys (AES or HMAC), not {kind.name}")
-    _ensure_label_free(session, label)
+    ensure_label_free(session, label)
     _, key_type = kind.value
     with _transport(session, transport_key) as transport:
         try:
@@ -58,11 +58,11 @@ def restore_backup(
                 key_type,
                 wrapped,
                 label=label,
-                id=_key_id(label, key_id),
+                id=key_id_bytes(label, key_id),
                 store=True,
                 mechanism=WRAP_MECHANISM,
                 capabilities=_USAGE[kind],
-                template=_PROTECTED,
+                template=PROTECTED,
             )
         except PKCS11Error as exc:  # RFC 5649 integrity check failed: wrong key or altered blob
             raise BackupInvalid(

@@ -40,10 +40,10 @@ class KeyKind(enum.Enum):
     ED25519_PUBLIC = (ObjectClass.PUBLIC_KEY, KeyType.EC_EDWARDS)
 
 
-_AES_USAGE = (
+AES_USAGE = (
     MechanismFlag.ENCRYPT | MechanismFlag.DECRYPT | MechanismFlag.WRAP | MechanismFlag.UNWRAP
 )
-_MAC_USAGE = MechanismFlag.SIGN | MechanismFlag.VERIFY
+MAC_USAGE = MechanismFlag.SIGN | MechanismFlag.VERIFY
 _USAGE_ATTRIBUTES = {
     Attribute.ENCRYPT: MechanismFlag.ENCRYPT,
     Attribute.DECRYPT: MechanismFlag.DECRYPT,
@@ -53,13 +53,13 @@ _USAGE_ATTRIBUTES = {
     Attribute.VERIFY: MechanismFlag.VERIFY,
     Attribute.DERIVE: MechanismFlag.DERIVE,
 }
-_PROTECTED = {
+PROTECTED = {
     Attribute.TOKEN: True,
     Attribute.PRIVATE: True,
     Attribute.SENSITIVE: True,
     Attribute.EXTRACTABLE: False,
 }
-_BACKUP_CAPABLE = {**_PROTECTED, Attribute.EXTRACTABLE: True}
+_BACKUP_CAPABLE = {**PROTECTED, Attribute.EXTRACTABLE: True}
 _PUBLIC = {Attribute.TOKEN: True, Attribute.PRIVATE: True}
 
 _COMMON_ATTRIBUTES = (
@@ -91,7 +91,7 @@ def generate_aes_key(
     backup: bool = False,
 ) -> SecretKey:
     """Generate an AES key (default 256 bit) for encrypt/decrypt/wrap/unwrap."""
-    return _generate_secret(session, KeyType.AES, Mechanism.AES_KEY_GEN, _AES_USAGE, label, key_id, bits, backup)
+    return _generate_secret(session, KeyType.AES, Mechanism.AES_KEY_GEN, AES_USAGE, label, key_id, bits, backup)
 
 
 def generate_hmac_key(
@@ -104,7 +104,7 @@ def generate_hmac_key(
 ) -> SecretKey:
     """Generate a generic secret (default 256 bit) for HMAC sign/verify."""
     return _generate_secret(
-        session, KeyType.GENERIC_SECRET, Mechanism.GENERIC_SECRET_KEY_GEN, _MAC_USAGE, label, key_id, bits, backup
+        session, KeyType.GENERIC_SECRET, Mechanism.GENERIC_SECRET_KEY_GEN, MAC_USAGE, label, key_id, bits, backup
     )
 
 
@@ -118,16 +118,16 @@ def _generate_secret(
     bits: int,
     backup: bool,
 ) -> SecretKey:
-    _ensure_label_free(session, label)
+    ensure_label_free(session, label)
     return session.generate_key(
         key_type,
         bits,
         label=label,
-        id=_key_id(label, key_id),
+        id=key_id_bytes(label, key_id),
         store=True,
         capabilities=usage,
         mechanism=mechanism,
-        template=_BACKUP_CAPABLE if backup else _PROTECTED,
+        template=_BACKUP_CAPABLE if backup else PROTECTED,
     )
 
 
@@ -135,16 +135,16 @@ def generate_ed25519_keypair(
     session: Session, label: str, key_id: bytes | str | None = None
 ) -> tuple[PublicKey, PrivateKey]:
     """Generate an Ed25519 pair: ``(public key, private key)``, both labelled ``label``."""
-    _ensure_label_free(session, label)
+    ensure_label_free(session, label)
     return session.generate_keypair(
         KeyType.EC_EDWARDS,
         mechanism=Mechanism.EC_EDWARDS_KEY_PAIR_GEN,
         label=label,
-        id=_key_id(label, key_id),
+        id=key_id_bytes(label, key_id),
         store=True,
-        capabilities=_MAC_USAGE,
+        capabilities=MAC_USAGE,
         public_template={**_PUBLIC, Attribute.EC_PARAMS: ED25519_PARAMS},
-        private_template=_PROTECTED,
+        private_template=PROTECTED,
     )
 
 
@@ -252,19 +252,19 @@ def import_aes_key_for_test(session: Session, value: bytes, label: str) -> Secre
     Production keys are generated on the token; this exists so tests can
     compare token results (KCVs, ciphertexts) with ``cryptography``.
     """
-    return _import_secret_for_test(session, KeyType.AES, value, label, _AES_USAGE)
+    return _import_secret_for_test(session, KeyType.AES, value, label, AES_USAGE)
 
 
 def import_hmac_key_for_test(session: Session, value: bytes, label: str) -> SecretKey:
     """TESTING ONLY: import a known HMAC key as a session object (gone with the session)."""
-    return _import_secret_for_test(session, KeyType.GENERIC_SECRET, value, label, _MAC_USAGE)
+    return _import_secret_for_test(session, KeyType.GENERIC_SECRET, value, label, MAC_USAGE)
 
 
 def _import_secret_for_test(
     session: Session, key_type: KeyType, value: bytes, label: str, usage: MechanismFlag
 ) -> SecretKey:
     template = {
-        **_PROTECTED,
+        **PROTECTED,
         Attribute.TOKEN: False,
         Attribute.CLASS: ObjectClass.SECRET_KEY,
         Attribute.KEY_TYPE: key_type,
@@ -279,12 +279,12 @@ def _import_secret_for_test(
 # -- helpers ------------------------------------------------------------------
 
 
-def _key_id(label: str, key_id: bytes | str | None) -> bytes:
+def key_id_bytes(label: str, key_id: bytes | str | None) -> bytes:
     if key_id is None:
         key_id = label
     return key_id.encode("utf-8") if isinstance(key_id, str) else key_id
 
 
-def _ensure_label_free(session: Session, label: str) -> None:
+def ensure_label_free(session: Session, label: str) -> None:
     if list(session.get_objects({Attribute.LABEL: label})):
         raise DuplicateKey(f"a key labelled {label!r} already exists on the token")
