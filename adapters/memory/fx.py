@@ -28,13 +28,16 @@ class InMemoryRates:
             self._rates[(rate.base, rate.quote, rate.source, rate.as_of)] = rate
 
     async def latest(self, base: str, quote: str) -> list[Rate]:
-        newest: dict[str, Rate] = {}
+        return [rate for rate in await self.latest_from(base) if rate.quote == quote]
+
+    async def latest_from(self, base: str) -> list[Rate]:
+        newest: dict[tuple[str, str], Rate] = {}
         for rate in self._rates.values():
-            if (rate.base, rate.quote) == (base, quote):
-                kept = newest.get(rate.source)
+            if rate.base == base:
+                kept = newest.get((rate.quote, rate.source))
                 if kept is None or rate.as_of > kept.as_of:
-                    newest[rate.source] = rate
-        return [newest[source] for source in sorted(newest)]
+                    newest[(rate.quote, rate.source)] = rate
+        return [newest[key] for key in sorted(newest)]
 
 
 class InMemoryQuotes:

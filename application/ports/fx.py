@@ -26,6 +26,10 @@ class RateRepository(Protocol):
         """For the pair, the rate with the newest ``as_of`` of each source, ordered by source."""
         ...
 
+    async def latest_from(self, base: str) -> list[Rate]:
+        """For every currency quoted against ``base``, ``latest(base, quote)``; ordered by quote, then source."""
+        ...
+
 
 class QuoteRepository(Protocol):
     """Quotes, and the single use of each."""

@@ -1,9 +1,10 @@
 """One contract for the FX repositories (RateRepository, QuoteRepository), run against every adapter.
 
-Only the in-memory adapters exist today. To run the suite on PostgreSQL, add ``"postgres"`` to
-``ADAPTERS`` with a factory that opens ``Database(request.getfixturevalue("database").core_url)``
-and returns its repositories and ``db.close`` (see ``test_ledger_store.py``). Every test uses
-fresh ids and currency pairs of its own where it matters, so one database can be shared.
+The adapters: in memory, and PostgreSQL (as the core's role ``bursar_core``, through a pool
+large enough for the concurrency tests to run on separate connections). The PostgreSQL run has
+a database of its own, shared by the tests of this module: the HTTP tests load and set rates in
+the session's database, and rates are shared by currency, not by id. Every test here uses fresh
+ids and currency pairs of its own where it matters.
 """
 
 from __future__ import annotations
@@ -18,10 +19,15 @@ from decimal import Decimal
 import pytest
 
 from adapters.memory.fx import InMemoryQuotes, InMemoryRates
+from adapters.postgres.database import Database
+from adapters.postgres.fx import PostgresQuotes, PostgresRates
+from application.fx.use_quote import UseQuote
 from application.ports.fx import QuoteRepository, RateRepository
 from domain.fx import Quote, Rate, RateBook, create_quote
 from domain.shared.errors import Conflict
 from domain.shared.money import Money
+from entrypoints.runtime import embedded_postgres
+from entrypoints.settings import CORE_DB_ROLE, role_url
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -41,7 +47,25 @@ async def _memory(request: pytest.FixtureRequest) -> FxStores:
     return FxStores(rates=InMemoryRates(), quotes=InMemoryQuotes(), close=close)
 
 
-ADAPTERS: dict[str, Callable[[pytest.FixtureRequest], Awaitable[FxStores]]] = {"memory": _memory}
+@pytest.fixture(scope="module")
+def fx_core_url(postgres_server_uri: str):
+    """A fresh database with every migration, for this module; the core role's connection string."""
+    from entrypoints.runtime.bootstrap import migrate_schemas
+
+    name = f"bursar_fx_{uuid.uuid4().hex[:10]}"
+    admin = embedded_postgres.ensure_database(postgres_server_uri, name)
+    migrate_schemas(admin)
+    yield role_url(admin, CORE_DB_ROLE, None)
+    embedded_postgres.drop_database(postgres_server_uri, name)
+
+
+async def _postgres(request: pytest.FixtureRequest) -> FxStores:
+    db = Database(request.getfixturevalue("fx_core_url"), min_size=1, max_size=8, name="bursar-fx-contract")
+    await db.open()
+    return FxStores(rates=PostgresRates(db.pool), quotes=PostgresQuotes(db.pool), close=db.close)
+
+
+ADAPTERS: dict[str, Callable[[pytest.FixtureRequest], Awaitable[FxStores]]] = {"memory": _memory, "postgres": _postgres}
 
 
 @pytest.fixture(params=sorted(ADAPTERS))
@@ -125,6 +149,43 @@ def test_rates_keep_every_digit_and_the_instant(fx_run) -> None:
     fx_run(body)
 
 
+def test_latest_from_gives_the_newest_rate_of_each_currency_and_source(fx_run) -> None:
+    async def body(s: FxStores) -> None:
+        def chf(quote: str, value: str, **kw) -> Rate:  # CHF-based: no other test stores any
+            return Rate(base="CHF", quote=quote, value=Decimal(value), source=kw.get("source", "ECB"),
+                        as_of=kw.get("as_of", NOW), fetched_at=NOW)
+
+        assert await s.rates.latest_from("CHF") == []
+        await s.rates.save([
+            chf("USD", "1.2483", as_of=NOW - HOUR),
+            chf("USD", "1.2490"),
+            chf("USD", "1.25", source="manual", as_of=NOW - 2 * HOUR),
+            chf("DKK", "8.0466"),
+            chf("DKK", "8.0401", as_of=NOW - HOUR),
+            chf("AUD", "1.9196", source="manual"),
+        ])
+        await s.rates.save([rate("GBP", "0.88045")])  # another base: not listed
+        assert await s.rates.latest_from("CHF") == [
+            chf("AUD", "1.9196", source="manual"),
+            chf("DKK", "8.0466"),
+            chf("USD", "1.2490"),
+            chf("USD", "1.25", source="manual", as_of=NOW - 2 * HOUR),
+        ]
+        assert await s.rates.latest("CHF", "USD") == [chf("USD", "1.2490"), chf("USD", "1.25", source="manual", as_of=NOW - 2 * HOUR)]
+
+    fx_run(body)
+
+
+def test_a_batch_repeating_a_rate_keeps_the_last_and_an_empty_batch_is_nothing(fx_run) -> None:
+    async def body(s: FxStores) -> None:
+        first, second = rate("THB", "37.594"), rate("THB", "37.601", fetched_at=NOW + HOUR)
+        await s.rates.save([first, second])
+        await s.rates.save([])
+        assert await s.rates.latest("EUR", "THB") == [second]
+
+    fx_run(body)
+
+
 # --- QuoteRepository ---------------------------------------------------------------------
 
 
@@ -169,5 +230,26 @@ def test_of_concurrent_uses_exactly_one_wins(fx_run) -> None:
         assert outcomes.count(True) == 1
         winner = outcomes.index(True)
         assert (await s.quotes.get(q.id)).used_at == NOW + timedelta(seconds=winner)
+
+    fx_run(body)
+
+
+def test_of_concurrent_uses_of_a_quote_exactly_one_succeeds(fx_run) -> None:
+    """Through the use case: each caller reads the quote open, and the compare-and-set decides."""
+
+    class Clock:
+        def now(self) -> datetime:
+            return NOW + timedelta(seconds=1)
+
+    async def body(s: FxStores) -> None:
+        q = quote()
+        await s.quotes.add(q)
+        use = UseQuote(s.quotes, Clock())
+        outcomes = await asyncio.gather(*(use(q.id) for _ in range(8)), return_exceptions=True)
+        used = [o for o in outcomes if isinstance(o, Quote)]
+        refused = [o for o in outcomes if isinstance(o, Conflict)]
+        assert len(used) == 1 and len(refused) == 7
+        assert {e.code for e in refused} == {"quote_already_used"}
+        assert (await s.quotes.get(q.id)).used_at == NOW + timedelta(seconds=1)
 
     fx_run(body)
