@@ -96,6 +96,11 @@ class Settings:
     ceremony_quorum: int = 2
     ceremony_custodians: int = 3
     ceremony_proposal_hours: float = 24.0
+    reveal_grant_key: str | None = field(default=None, repr=False)
+    reveal_grant_public_keys: str | None = None
+    reveal_grant_seconds: int = 30
+    reveal_limit_per_card: str = "10/minute"
+    reveal_limit_per_credential: str = "6000/minute"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -133,6 +138,11 @@ class Settings:
             ceremony_quorum=_int(env, "BURSAR_CEREMONY_QUORUM", 2),
             ceremony_custodians=_int(env, "BURSAR_CEREMONY_CUSTODIANS", 3),
             ceremony_proposal_hours=float(env.get("BURSAR_CEREMONY_PROPOSAL_HOURS", "24")),
+            reveal_grant_key=read_secret(env, "BURSAR_REVEAL_GRANT_KEY"),
+            reveal_grant_public_keys=read_secret(env, "BURSAR_REVEAL_GRANT_PUBLIC_KEYS"),
+            reveal_grant_seconds=_int(env, "BURSAR_REVEAL_GRANT_SECONDS", 30),
+            reveal_limit_per_card=env.get("BURSAR_REVEAL_LIMIT_PER_CARD", "10/minute"),
+            reveal_limit_per_credential=env.get("BURSAR_REVEAL_LIMIT_PER_CREDENTIAL", "6000/minute"),
         )
 
 

@@ -7,16 +7,22 @@ end. A missing service fails the tests with a message saying what to do; nothing
 
 from __future__ import annotations
 
+import asyncio
 import os
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
+from bench.common import free_port
 from entrypoints.runtime import embedded_postgres
-from entrypoints.settings import CORE_DB_ROLE, VAULT_DB_ROLE, role_url
+from entrypoints.settings import CORE_DB_ROLE, VAULT_DB_ROLE, Settings, role_url
 
 pytest_plugins = ["tests.fixtures_hsm"]
 
@@ -67,10 +73,14 @@ def database(postgres_server_uri: str) -> Iterator[TestDatabase]:
 @pytest.fixture(scope="session")
 def stack_env(database: TestDatabase, softhsm_token, tmp_path_factory) -> dict[str, str]:
     """Environment variables that point both apps at the test database and token."""
+    from entrypoints.runtime.bootstrap import ensure_reveal_grant_keys
+
     pin_file = tmp_path_factory.mktemp("pin") / "user.pin"
     pin_file.write_text(softhsm_token.pin)
     pin_file.chmod(0o600)
+    grant_keys = ensure_reveal_grant_keys(tmp_path_factory.mktemp("secrets"))
     return {
+        **{f"{name}_FILE": str(path) for name, path in grant_keys.items()},
         "DATABASE_URL": database.admin_url,
         "BURSAR_HSM_MODULE": softhsm_token.module_path,
         "BURSAR_HSM_TOKEN_LABEL": softhsm_token.token_label,
@@ -84,8 +94,6 @@ def stack_env(database: TestDatabase, softhsm_token, tmp_path_factory) -> dict[s
 @pytest.fixture(scope="session")
 def vault_bootstrapped(stack_env, hsm, softhsm_token, tmp_path_factory) -> dict[str, str]:
     """The session database's vault with every key, made by the development key ceremony."""
-    import asyncio
-
     from dependency_injector import providers
 
     from entrypoints.containers import VaultContainer
@@ -108,3 +116,46 @@ def vault_bootstrapped(stack_env, hsm, softhsm_token, tmp_path_factory) -> dict[
 
     asyncio.run(bootstrap())
     return stack_env
+
+
+@pytest.fixture(scope="session")
+def running_stack(vault_bootstrapped, tmp_path_factory):
+    """Both apps as real processes (uvicorn) on free ports, calling each other with service keys;
+    yields ``(urls, settings, log directory)``."""
+    stack_env = vault_bootstrapped
+    core_port, vault_port = free_port(), free_port()
+    env = {**os.environ, **stack_env, "BURSAR_CORE_PORT": str(core_port), "BURSAR_VAULT_PORT": str(vault_port),
+           "BURSAR_LOG_LEVEL": "INFO"}
+    settings = Settings.from_env(env)
+    from entrypoints.runtime.bootstrap import ensure_service_keys
+
+    for name, path in asyncio.run(ensure_service_keys(settings, tmp_path_factory.mktemp("secrets"))).items():
+        env[f"{name}_FILE"] = str(path)
+    settings = Settings.from_env(env)
+    logs = tmp_path_factory.mktemp("logs")
+    procs = {
+        app: subprocess.Popen(
+            [sys.executable, "-m", "entrypoints.cli.main", "serve", app],
+            cwd=ROOT, env=env, stdout=open(logs / f"{app}.out", "wb"), stderr=open(logs / f"{app}.log", "wb"),
+        )
+        for app in ("vault", "core")
+    }
+    urls = {"core": f"http://127.0.0.1:{core_port}", "vault": f"http://127.0.0.1:{vault_port}"}
+    try:
+        deadline = time.monotonic() + 30
+        for app, url in urls.items():
+            while True:
+                assert procs[app].poll() is None, (logs / f"{app}.log").read_text()[-3000:]
+                try:
+                    if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline, f"{app} not ready: " + (logs / f"{app}.log").read_text()[-3000:]
+                time.sleep(0.1)
+        yield urls, settings, logs
+    finally:
+        for proc in procs.values():
+            proc.terminate()
+        for proc in procs.values():
+            proc.wait(timeout=15)

@@ -12,6 +12,7 @@ class VaultError(Exception):
 
     code: str = "vault_error"
     status: int = 400
+    headers: dict[str, str] | None = None
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
@@ -41,6 +42,15 @@ class Conflict(VaultError):
 class Forbidden(VaultError):
     code = "forbidden"
     status = 403
+
+
+class RateLimited(VaultError):
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 class KeyStateError(Conflict):

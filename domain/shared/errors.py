@@ -32,3 +32,9 @@ class Conflict(DomainError):
 
 class InvalidInput(DomainError):
     code = "validation_error"
+
+
+class Unavailable(DomainError):
+    """A service the operation needs (the vault, a rate feed) cannot be reached right now."""
+
+    code = "dependency_unavailable"

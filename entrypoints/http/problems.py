@@ -14,7 +14,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 
-from domain.shared.errors import Conflict, DomainError, InvalidInput, NotFound
+from domain.shared.errors import Conflict, DomainError, InvalidInput, NotFound, Unavailable
 from vault.errors import VaultError
 from entrypoints.observability.logging import request_id_var
 
@@ -79,6 +79,8 @@ def problem_response(status: int, code: str, title: str, detail: str, *, errors=
 def domain_status(exc: DomainError, overrides: dict[str, int]) -> int:
     if exc.code in overrides:
         return overrides[exc.code]
+    if isinstance(exc, Unavailable):
+        return 503
     if isinstance(exc, NotFound):
         return 404
     if isinstance(exc, Conflict):
@@ -110,7 +112,9 @@ def make_exception_handler(status_overrides: dict[str, int] | None = None):
             status = domain_status(exc, overrides)
             return problem_response(status, exc.code, exc.code.replace("_", " ").capitalize(), exc.message)
         if isinstance(exc, VaultError):
-            return problem_response(exc.status, exc.code, exc.code.replace("_", " ").capitalize(), exc.message)
+            return problem_response(
+                exc.status, exc.code, exc.code.replace("_", " ").capitalize(), exc.message, headers=exc.headers
+            )
         if isinstance(exc, ApiError):
             title = _HTTP_CODES.get(exc.status_code, ("", exc.code))[1]
             return problem_response(exc.status_code, exc.code, title, exc.detail, headers=exc.headers)

@@ -11,6 +11,7 @@ from adapters.postgres import migrations as core_migrations
 from adapters.postgres.api_keys import PostgresApiKeys
 from adapters.postgres.database import Database
 from adapters.postgres.migrator import migrate, set_role_password
+from adapters.reveal_grants.jwt_signer import generate_signing_key
 from adapters.system import SystemClock, SystemSecrets, UuidV7Ids
 from application.access.manage_api_keys import ApiKeys, CreateApiKey, CreatedApiKey
 from domain.access.model import App
@@ -128,3 +129,18 @@ async def ensure_service_keys(settings: Settings, secrets_dir: Path) -> dict[str
                 fh.write(created.token)
         files[env_name] = path
     return files
+
+
+def ensure_reveal_grant_keys(secrets_dir: Path) -> dict[str, Path]:
+    """The core's reveal-grant signing key and the vault's copy of its public key, as 0600 files
+    (made once); env var -> file. In production, keep the private key in the core's secret store."""
+    secrets_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_path = secrets_dir / "reveal-grant-key.pem"
+    public_path = secrets_dir / "reveal-grant-public-keys.pem"
+    if not (private_path.exists() and public_path.exists()):
+        private, public = generate_signing_key()
+        for path, content in ((private_path, private), (public_path, public)):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(content)
+    return {"BURSAR_REVEAL_GRANT_KEY": private_path, "BURSAR_REVEAL_GRANT_PUBLIC_KEYS": public_path}

@@ -19,7 +19,12 @@ from contextlib import ExitStack
 import httpx
 
 from entrypoints.runtime import embedded_postgres
-from entrypoints.runtime.bootstrap import ensure_first_run_keys, ensure_service_keys, migrate_all
+from entrypoints.runtime.bootstrap import (
+    ensure_first_run_keys,
+    ensure_reveal_grant_keys,
+    ensure_service_keys,
+    migrate_all,
+)
 from entrypoints.settings import Settings
 from hsm.softhsm import ensure_dev_token
 
@@ -53,7 +58,11 @@ def run_stack() -> int:
             for line in asyncio.run(_dev_keys(settings)):
                 print(f"  keys       {line}")
         first_keys = asyncio.run(ensure_first_run_keys(settings))
-        for env_name, path in asyncio.run(ensure_service_keys(settings, settings.data_dir / "secrets")).items():
+        secrets_dir = settings.data_dir / "secrets"
+        service_files = asyncio.run(ensure_service_keys(settings, secrets_dir))
+        if not (settings.reveal_grant_key and settings.reveal_grant_public_keys):
+            service_files |= ensure_reveal_grant_keys(secrets_dir)
+        for env_name, path in service_files.items():
             os.environ[f"{env_name}_FILE"] = str(path)
             os.environ.pop(env_name, None)
         children = [_serve("core", settings.core_port), _serve("vault", settings.vault_port)]

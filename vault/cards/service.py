@@ -41,6 +41,23 @@ class CardShredded(VaultError):
     status = 410
 
 
+class NonceUsed(VaultError):
+    code = "grant_replayed"
+    status = 403
+
+
+class GrantUse(msgspec.Struct, frozen=True, kw_only=True):
+    """A reveal grant being redeemed: its nonce is recorded as used."""
+
+    nonce: str
+    redeemer: str
+    requested_by: str
+    expires_at: datetime
+
+
+_SEALED_COLUMNS = "dek_id, nonce, ciphertext, exp_month, exp_year, cvv_version, shredded_at"
+
+
 class StoredCard(msgspec.Struct, frozen=True, kw_only=True):
     token: str
     bin: str
@@ -139,12 +156,37 @@ class CardVault:
     async def open(self, token: str) -> OpenedCard:
         """Decrypt a token's PAN (for a reveal). Altered data fails loudly."""
         async with self._pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT dek_id, nonce, ciphertext, exp_month, exp_year, cvv_version, shredded_at "
-                "FROM vault.cards WHERE token = %s",
-                (token,),
-            )
+            cur = await conn.execute(f"SELECT {_SEALED_COLUMNS} FROM vault.cards WHERE token = %s", (token,))
             row = await cur.fetchone()
+        return await self._unseal(token, row)
+
+    async def open_once(self, token: str, use: GrantUse) -> OpenedCard:
+        """Like :meth:`open`, consuming a reveal grant's nonce in the same statement.
+
+        :class:`NonceUsed` when the nonce was consumed before (by this vault, at any time since
+        the grant was issued): a grant opens a card once.
+        """
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "WITH used AS (INSERT INTO vault.reveal_grants "
+                "(nonce, token, redeemer, requested_by, expires_at, used_at) VALUES (%s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT (nonce) DO NOTHING RETURNING nonce) "
+                f"SELECT EXISTS (SELECT 1 FROM used), cards.token IS NOT NULL, {_SEALED_COLUMNS} FROM (SELECT 1) one "
+                "LEFT JOIN vault.cards ON token = %s",
+                (use.nonce, token, use.redeemer, use.requested_by, use.expires_at, self._now(), token),
+            )
+            first_use, found, *row = await cur.fetchone()
+        if not first_use:
+            raise NonceUsed("this grant was already used")
+        return await self._unseal(token, row if found else None)
+
+    async def prune_grant_nonces(self, expired_before: datetime) -> int:
+        """Forget nonces of grants that expired before ``expired_before`` (refused by expiry anyway)."""
+        async with self._pool.connection() as conn:
+            cur = await conn.execute("DELETE FROM vault.reveal_grants WHERE expires_at < %s", (expired_before,))
+            return cur.rowcount
+
+    async def _unseal(self, token: str, row) -> OpenedCard:
         if row is None:
             raise NotFound("no such card token", code="token_not_found")
         dek_id, nonce, ciphertext, exp_month, exp_year, cvv_version, shredded_at = row

@@ -17,6 +17,8 @@ from entrypoints.http.security import Authenticator
 from entrypoints.http.vault.auditing import AuditedApiKeys, refusal_recorder
 from entrypoints.http.vault.auditor import AuditorController
 from entrypoints.http.vault.cards import CardDataController
+from entrypoints.http.vault.network import NetworkEntryController
+from entrypoints.http.vault.reveal import RevealController
 from vault.audit.entry import SYSTEM, AuditEvent, Resource
 from vault.keys.model import KeyPurpose
 
@@ -25,7 +27,8 @@ DESCRIPTION = (
     "data keys wrapped by keys that never leave the HSM. Authenticate with the vault's own API keys."
 )
 
-ROUTES = [ApiKeysController, AuditorController, CardDataController]
+ROUTES = [ApiKeysController, AuditorController, CardDataController, RevealController, NetworkEntryController]
+NONCE_PRUNE_SECONDS = 600
 log = logging.getLogger("bursar.vault")
 
 
@@ -37,19 +40,25 @@ def create_vault_app(container: VaultContainer | None = None) -> Litestar:
     audit = container.audit()
     keys = container.keys()
     api_keys = AuditedApiKeys(container.api_keys(), audit)
+    reveals = container.reveals()  # fails fast when grant verification keys are not configured
+    core = container.core_authorizations()
 
     @asynccontextmanager
     async def resources(app: Litestar) -> AsyncIterator[None]:
         await database.open()
         await asyncio.to_thread(hsm.open)
         await _service_event(audit, "service.started")
-        checkpoints = asyncio.create_task(audit.run_checkpoints(settings.audit_checkpoint_seconds))
+        background = [
+            asyncio.create_task(audit.run_checkpoints(settings.audit_checkpoint_seconds)),
+            asyncio.create_task(_prune_nonces(reveals)),
+        ]
         try:
             yield
         finally:
-            checkpoints.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await checkpoints
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            await core.close()
             await _service_event(audit, "service.stopped")
             with contextlib.suppress(Exception):  # best effort: the next start checkpoints anyway
                 await audit.checkpoint()
@@ -84,3 +93,12 @@ async def _service_event(audit, action: str) -> None:
         await audit.record(AuditEvent(action=action, actor=SYSTEM, resource=Resource(type="service", id="vault")))
     except Exception as exc:  # never block start-up or shutdown on it; readiness shows the database
         log.error("could not audit %s: %s", action, exc.__class__.__name__)
+
+
+async def _prune_nonces(reveals) -> None:
+    while True:
+        await asyncio.sleep(NONCE_PRUNE_SECONDS)
+        try:
+            await reveals.prune()
+        except Exception as exc:  # the next round tries again; nonces only accumulate meanwhile
+            log.warning("could not prune reveal grant nonces: %s", exc.__class__.__name__)

@@ -1,6 +1,6 @@
-"""The vault's card-data routes for the core (role ``core``): issue a PAN, tokenize a PAN.
+"""The vault's card-data routes for the core (role ``core``): issue, tokenize, shred.
 
-Neither ever returns a PAN; responses carry the token, BIN, last four digits and expiry.
+None ever returns a PAN; responses carry the token, BIN, last four digits and expiry.
 """
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from litestar import Controller, Response, post
+from litestar import Controller, Response, delete, post
 from litestar.datastructures import State
-from litestar.params import HeaderParameter, JSONBody
+from litestar.params import FromPath, HeaderParameter, JSONBody
 
 from entrypoints.http.security import roles
 from entrypoints.http.vault.auditing import current_actor, request_origin
@@ -65,3 +65,7 @@ class CardDataController(Controller):
             data.pan, data.exp_month, data.exp_year, current_actor(), request_origin()
         )
         return Response(TokenView(card.token, card.last4), status_code=201 if card.created else 200)
+
+    @delete("/v1/tokens/{token:str}", summary="Crypto-shred a card: its PAN becomes unrecoverable (audited)")
+    async def shred(self, state: State, token: FromPath[str]) -> None:
+        await state.container.cards().shred(token, current_actor(), request_origin())

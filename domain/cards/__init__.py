@@ -1,0 +1,1 @@
+"""Cards: programs, cardholders, cards and their controls, authorizations and reveal grants."""

@@ -1,0 +1,1 @@
+"""Card-detail reveals against single-use grants issued by the core."""
