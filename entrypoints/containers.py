@@ -24,7 +24,9 @@ from application.ledger.expire_holds import ExpireHolds
 from application.ledger.open_account import OpenAccount
 from application.ledger.post_transfers import CoalescingPostTransfers, PostTransfers
 from application.ledger.read_ledger import ReadLedger
-from entrypoints.settings import Settings
+from adapters.reveal_grants.jwt_signer import JwtRevealGrantSigner
+from application.cards.issue_reveal_grant import IssueRevealGrant
+from entrypoints.settings import ConfigError, Settings
 from hsm.config import HsmConfig
 from hsm.session import Hsm
 from vault.audit.log import AuditLog
@@ -36,6 +38,9 @@ from vault.ceremony.service import CeremonyPolicy, Ceremonies
 from vault.ceremony.store import PostgresCeremonyStore
 from vault.keys.manager import KeyManager
 from vault.keys.store import PostgresKeyStore
+from vault.network.entry import CoreAuthorizations, NetworkEntry
+from vault.reveal.grants import GrantVerifier, load_public_keys
+from vault.reveal.service import RevealLimits, Reveals
 
 
 def _core_database(settings: Settings) -> Database:
@@ -58,6 +63,26 @@ def _ceremony_policy(settings: Settings) -> CeremonyPolicy:
         custodians=settings.ceremony_custodians,
         proposal_ttl=timedelta(hours=settings.ceremony_proposal_hours),
     )
+
+
+def _grant_signer(settings: Settings) -> JwtRevealGrantSigner:
+    if not settings.reveal_grant_key:
+        raise ConfigError("BURSAR_REVEAL_GRANT_KEY(_FILE) is not set: the core cannot sign reveal grants")
+    return JwtRevealGrantSigner(settings.reveal_grant_key)
+
+
+def _grant_verifier(settings: Settings, clock: SystemClock) -> GrantVerifier:
+    if not settings.reveal_grant_public_keys:
+        raise ConfigError("BURSAR_REVEAL_GRANT_PUBLIC_KEYS(_FILE) is not set: the vault cannot verify reveal grants")
+    try:
+        keys = load_public_keys(settings.reveal_grant_public_keys)
+    except ValueError as exc:
+        raise ConfigError(f"BURSAR_REVEAL_GRANT_PUBLIC_KEYS: {exc}") from None
+    return GrantVerifier(keys, clock.now)
+
+
+def _reveal_limits(settings: Settings) -> RevealLimits:
+    return RevealLimits(per_card=settings.reveal_limit_per_card, per_credential=settings.reveal_limit_per_credential)
 
 
 def _software(hsm: Hsm) -> Callable[[], dict[str, Any]]:
@@ -96,6 +121,13 @@ class CoreContainer(Shared):
     vault_client = providers.Singleton(
         HttpVaultClient, base_url=Shared.settings.provided.vault_url, api_key=Shared.settings.provided.vault_api_key
     )
+    issue_reveal_grant = providers.Singleton(
+        IssueRevealGrant,
+        providers.Singleton(_grant_signer, Shared.settings),
+        Shared.clock,
+        Shared.secrets,
+        Shared.settings.provided.reveal_grant_seconds,
+    )
 
 
 class VaultContainer(Shared):
@@ -131,6 +163,18 @@ class VaultContainer(Shared):
     cards = providers.Singleton(
         CardVault, database.provided.pool, data_keys, working_keys, audit, Shared.clock.provided.now
     )
+    reveals = providers.Singleton(
+        Reveals,
+        cards,
+        providers.Singleton(_grant_verifier, Shared.settings, Shared.clock),
+        audit,
+        Shared.clock.provided.now,
+        providers.Singleton(_reveal_limits, Shared.settings),
+    )
+    core_authorizations = providers.Singleton(
+        CoreAuthorizations, Shared.settings.provided.core_url, Shared.settings.provided.core_api_key
+    )
+    network_entry = providers.Singleton(NetworkEntry, cards, core_authorizations)
     ceremony_store = providers.Singleton(PostgresCeremonyStore, database.provided.pool)
     ceremonies = providers.Singleton(
         Ceremonies,
