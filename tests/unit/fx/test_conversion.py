@@ -166,3 +166,31 @@ def test_the_reverse_refuses_a_negative_limit() -> None:
     with pytest.raises(InvalidInput) as error:
         max_source_for_total(Money(amount=-1, currency="USD"), make_rate("EUR", "USD", Decimal("1.1")), 0)
     assert error.value.code == "invalid_amount"
+
+
+@pytest.mark.parametrize(
+    ("amount", "pair", "rate", "half_even", "half_up"),
+    [
+        # 1.00 EUR at 1.125 = 1.125 USD = 112.5 cents: a tie, to the even 112 or away to 113
+        (100, ("EUR", "USD"), "1.125", 112, 113),
+        (100, ("EUR", "USD"), "1.135", 114, 114),  # 113.5: both go up (114 is even)
+        (1, ("JPY", "KWD"), "0.0025", 2, 3),  # 1 yen = 2.5 fils (3 decimals)
+        (3, ("USD", "JPY"), "150", 4, 5),  # 0.03 USD = 4.5 yen (0 decimals)
+        (-100, ("EUR", "USD"), "1.125", -112, -113),  # a refund: half-up goes away from zero
+    ],
+)
+def test_a_conversion_landing_half_way_rounds_as_named(amount, pair, rate, half_even, half_up) -> None:
+    rate_ = make_rate(*pair, Decimal(rate))
+    source = Money(amount=amount, currency=pair[0])
+    assert convert(source, rate_, Rounding.HALF_EVEN).amount == half_even
+    assert convert(source, rate_, Rounding.HALF_UP).amount == half_up
+
+
+@pytest.mark.parametrize(("converted", "bps", "half_even", "half_up"), [(1000, 25, 2, 3), (1000, 35, 4, 4), (200, 25, 0, 1)])
+def test_a_fee_landing_half_way_rounds_as_named(converted, bps, half_even, half_up) -> None:
+    rate = make_rate("EUR", "USD", Decimal(1))  # converted == source: the fee alone is at a tie
+    source = Money(amount=converted, currency="EUR")
+    even = convert_with_markup(source, rate, bps, fee_rounding=Rounding.HALF_EVEN)
+    up = convert_with_markup(source, rate, bps, fee_rounding=Rounding.HALF_UP)
+    assert (even.fee.amount, up.fee.amount) == (half_even, half_up)
+    assert (even.total.amount, up.total.amount) == (converted + half_even, converted + half_up)

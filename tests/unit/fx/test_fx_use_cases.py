@@ -12,8 +12,10 @@ import pytest
 
 from adapters.memory.fx import InMemoryQuotes, InMemoryRates
 from adapters.rates_ecb import EcbRateSource
-from application.fx.create_quote import CreateQuote, NewQuote
+from application.fx.create_quote import CreatedQuote, CreateQuote, NewQuote
+from application.fx.read_rates import RateLine, ReadRates
 from application.fx.refresh_rates import RefreshRates
+from application.fx.seed_rates import SeedRates
 from application.fx.set_manual_rate import SetManualRate, SetRate
 from application.fx.use_quote import UseQuote
 from domain.fx import Quote, Rate
@@ -177,5 +179,150 @@ def test_the_compare_and_set_stops_a_use_that_raced_another() -> None:
         use = UseQuote(racing, fx.clock)
         await use(quote.id)
         assert await code_of(use(quote.id)) == "quote_already_used"
+
+    run(scenario)
+
+
+# --- A client-chosen quote id is the idempotency key -----------------------------------------
+
+
+def new_quote(quote_id: str | None, amount: int = 10_000, source: str = "USD", target: str = "JPY",
+              markup_bps: int = 200) -> NewQuote:
+    return NewQuote(source_amount=amount, source_currency=source, target_currency=target, markup_bps=markup_bps,
+                    ttl_seconds=300, quote_id=quote_id)
+
+
+def test_a_repeated_quote_id_gets_the_first_quote_without_pricing_again() -> None:
+    async def scenario(fx: Fx) -> None:
+        await fx.refresh()
+        first = await fx.create_quote.create(new_quote("order-17"))
+        assert (first.created, first.quote.id) == (True, "order-17")
+        await fx.set_rate(SetRate(base="EUR", quote="JPY", value=Decimal("190")))  # the price has moved
+        fx.clock.current += timedelta(seconds=30)
+        again = await fx.create_quote.create(new_quote("order-17", markup_bps=900))  # policy is not the request
+        assert again == CreatedQuote(quote=first.quote, created=False)
+        await fx.use_quote("order-17")
+        fx.clock.current += timedelta(days=30)  # used, expired, and its rates long stale
+        replay = await fx.create_quote.create(new_quote("order-17"))
+        assert (replay.created, replay.quote.converted) == (False, first.quote.converted)
+        assert replay.quote.used_at is not None
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(
+    "changed", [{"amount": 10_001}, {"source": "GBP"}, {"target": "CHF"}], ids=["amount", "from", "to"]
+)
+def test_a_quote_id_reused_for_another_request_is_a_conflict(changed: dict) -> None:
+    async def scenario(fx: Fx) -> None:
+        await fx.refresh()
+        await fx.create_quote(new_quote("order-18"))
+        assert await code_of(fx.create_quote(new_quote("order-18", **changed))) == "idempotency_conflict"
+
+    run(scenario)
+
+
+def test_without_an_id_every_call_is_a_new_quote() -> None:
+    async def scenario(fx: Fx) -> None:
+        await fx.refresh()
+        a, b = await fx.create_quote(new_quote(None)), await fx.create_quote(new_quote(None))
+        assert (a.id, b.id) == ("quote-1", "quote-2")
+
+    run(scenario)
+
+
+def test_a_quote_id_raced_by_a_concurrent_request_answers_with_the_winner() -> None:
+    class RacedQuotes(InMemoryQuotes):
+        """The first lookup misses: the other request stores its quote between our read and write."""
+
+        def __init__(self, winner: Quote) -> None:
+            super().__init__()
+            self.winner, self.raced = winner, False
+
+        async def get(self, quote_id: str) -> Quote | None:
+            if not self.raced:
+                self.raced = True
+                await self.add(self.winner)
+                return None
+            return await super().get(quote_id)
+
+    async def scenario(fx: Fx) -> None:
+        await fx.refresh()
+        winner = await fx.create_quote(new_quote("order-19"))
+        for request, outcome in ((new_quote("order-19"), "same"), (new_quote("order-19", amount=5), "conflict")):
+            quotes = RacedQuotes(winner)
+            create = CreateQuote(fx.rates, quotes, fx.clock, CountingIds(), max_rate_age=timedelta(days=4))
+            if outcome == "same":
+                assert await create.create(request) == CreatedQuote(quote=winner, created=False)
+            else:
+                assert await code_of(create.create(request)) == "idempotency_conflict"
+
+    run(scenario)
+
+
+# --- Reading the rate table, and seeding an empty book -------------------------------------------
+
+
+def test_the_rate_table_lists_every_rate_from_a_base_through_the_pivot() -> None:
+    async def scenario(fx: Fx) -> None:
+        await fx.refresh()
+        read = ReadRates(fx.rates, fx.clock, max_rate_age=timedelta(days=4))
+        table = await read("USD")
+        assert (table.base, table.at) == ("USD", fx.clock.current)
+        codes = [line.rate.quote for line in table.rates]
+        assert codes == sorted(codes) and "USD" not in codes and "EUR" in codes and len(codes) == 29
+        by_code = {line.rate.quote: line for line in table.rates}
+        assert by_code["JPY"].rate.value == Decimal("156.51160783636834383")
+        assert by_code["JPY"] == RateLine(rate=(await fx.quote(1, "USD", "JPY")).rate, stale=False)
+        pivot = await read("EUR")
+        assert {line.rate.quote: line.rate.value for line in pivot.rates}["USD"] == Decimal("1.1587")
+
+    run(scenario)
+
+
+def test_the_rate_table_flags_stale_rates_and_skips_rates_not_yet_in_effect() -> None:
+    async def scenario(fx: Fx) -> None:
+        await fx.refresh()
+        fx.clock.current = ECB_AS_OF + timedelta(days=4, seconds=1)
+        later = fx.clock.current + timedelta(hours=1)
+        await fx.set_rate(SetRate(base="EUR", quote="KWD", value=Decimal("0.3561"), as_of=later))
+        await fx.set_rate(SetRate(base="EUR", quote="JPY", value=Decimal("183.2")))
+        table = await ReadRates(fx.rates, fx.clock, max_rate_age=timedelta(days=4))("EUR")
+        by_code = {line.rate.quote: line for line in table.rates}
+        assert by_code["USD"].stale and by_code["USD"].rate.value == Decimal("1.1587")
+        assert not by_code["JPY"].stale and by_code["JPY"].rate.source == "manual"
+        assert "KWD" not in by_code
+        assert await code_of(fx.quote(100, "EUR", "USD")) == "stale_rate"
+        assert (await fx.quote(100, "EUR", "JPY")).rate.value == Decimal("183.2")
+
+    run(scenario)
+
+
+def test_the_rate_table_of_a_currency_without_rates_is_refused() -> None:
+    async def scenario(fx: Fx) -> None:
+        await fx.refresh()
+        read = ReadRates(fx.rates, fx.clock, max_rate_age=timedelta(days=4))
+        assert await code_of(read("KWD")) == "rate_unavailable"
+        assert await code_of(read("XAU")) == "unknown_currency"
+
+    run(scenario)
+
+
+def test_seeding_loads_the_source_only_into_an_empty_book() -> None:
+    async def scenario(fx: Fx) -> None:
+        seed = SeedRates(EcbRateSource(), fx.rates, fx.clock)
+        loaded = await seed()
+        assert loaded is not None and len(loaded.rates) == 29
+        assert await seed() is None
+        assert len(await fx.rates.latest_from("EUR")) == 29
+
+    run(scenario)
+
+
+def test_a_manual_rate_alone_is_enough_not_to_seed() -> None:
+    async def scenario(fx: Fx) -> None:
+        await fx.set_rate(SetRate(base="EUR", quote="KWD", value=Decimal("0.3561")))
+        assert await SeedRates(EcbRateSource(), fx.rates, fx.clock)() is None
+        assert await fx.rates.latest("EUR", "USD") == []
 
     run(scenario)
