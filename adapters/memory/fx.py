@@ -27,13 +27,13 @@ class InMemoryRates:
         for rate in rates:
             self._rates[(rate.base, rate.quote, rate.source, rate.as_of)] = rate
 
-    async def latest(self, base: str, quote: str) -> list[Rate]:
-        return [rate for rate in await self.latest_from(base) if rate.quote == quote]
+    async def latest(self, base: str, quote: str, at: datetime | None = None) -> list[Rate]:
+        return [rate for rate in await self.latest_from(base, at) if rate.quote == quote]
 
-    async def latest_from(self, base: str) -> list[Rate]:
+    async def latest_from(self, base: str, at: datetime | None = None) -> list[Rate]:
         newest: dict[tuple[str, str], Rate] = {}
         for rate in self._rates.values():
-            if rate.base == base:
+            if rate.base == base and (at is None or rate.as_of <= at):
                 kept = newest.get((rate.quote, rate.source))
                 if kept is None or rate.as_of > kept.as_of:
                     newest[(rate.quote, rate.source)] = rate

@@ -58,18 +58,18 @@ class PostgresRates:
                 ),
             )
 
-    async def latest(self, base: str, quote: str) -> list[Rate]:
+    async def latest(self, base: str, quote: str, at: datetime | None = None) -> list[Rate]:
         return await self._rates(
             "SELECT DISTINCT ON (source) " + _RATE_COLUMNS + " FROM core.fx_rates "
-            "WHERE base = %s AND quote = %s ORDER BY source, as_of DESC",
-            (base, quote),
+            "WHERE base = %s AND quote = %s AND (%s::timestamptz IS NULL OR as_of <= %s) ORDER BY source, as_of DESC",
+            (base, quote, at, at),
         )
 
-    async def latest_from(self, base: str) -> list[Rate]:
+    async def latest_from(self, base: str, at: datetime | None = None) -> list[Rate]:
         return await self._rates(
             "SELECT DISTINCT ON (quote, source) " + _RATE_COLUMNS + " FROM core.fx_rates "
-            "WHERE base = %s ORDER BY quote, source, as_of DESC",
-            (base,),
+            "WHERE base = %s AND (%s::timestamptz IS NULL OR as_of <= %s) ORDER BY quote, source, as_of DESC",
+            (base, at, at),
         )
 
     async def _rates(self, query: str, params: tuple[Any, ...]) -> list[Rate]:

@@ -104,9 +104,21 @@ class EcbRateSource:
         self._timeout = timeout
         self._transport = transport
 
+    @property
+    def location(self) -> str:
+        """Where the rates come from: the URL, or the file's path."""
+        return self._url or str(self._path)
+
     async def fetch(self, fetched_at: datetime) -> list[Rate]:
-        data = await self._download(self._url) if self._url else self._path.read_bytes()
+        data = await self._download(self._url) if self._url else self._read(self._path)
         return parse_ecb_xml(data, fetched_at)
+
+    @staticmethod
+    def _read(path: Path) -> bytes:
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise EcbRatesError(f"cannot read the ECB rates from {path}: {exc.strerror}") from None
 
     async def _download(self, url: str) -> bytes:
         async with httpx.AsyncClient(timeout=self._timeout, transport=self._transport) as client:
@@ -116,3 +128,18 @@ class EcbRateSource:
             except httpx.HTTPError as exc:
                 raise EcbRatesError(f"cannot fetch the ECB rates from {url}: {type(exc).__name__}") from None
         return response.content
+
+
+SNAPSHOT_LOCATION = "snapshot"
+"""The name of the bundled snapshot where a location is expected (settings, the CLI)."""
+
+
+def ecb_source_at(location: str) -> EcbRateSource:
+    """The ECB source for a configured location: an ``http(s)://`` URL to download, a file path,
+    or ``snapshot`` (or nothing) for the bundled offline snapshot."""
+    location = location.strip()
+    if location in ("", SNAPSHOT_LOCATION):
+        return EcbRateSource()
+    if location.startswith(("http://", "https://")):
+        return EcbRateSource(url=location)
+    return EcbRateSource(path=Path(location))

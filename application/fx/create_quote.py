@@ -10,7 +10,7 @@ take no part in that comparison. Without an id, every call prices a new quote.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import msgspec
 
@@ -75,8 +75,9 @@ class CreateQuote:
             if earlier is not None:
                 return CreatedQuote(quote=_same_request(earlier, cmd), created=False)
         source = Money(amount=cmd.source_amount, currency=cmd.source_currency)
+        now = self._clock.now()
         book = RateBook(
-            await self._pivot_rates({cmd.source_currency, cmd.target_currency}),
+            await self._pivot_rates({cmd.source_currency, cmd.target_currency}, now),
             max_age=self._max_rate_age,
             pivot=self._pivot,
         )
@@ -86,7 +87,7 @@ class CreateQuote:
             target_currency=cmd.target_currency,
             book=book,
             markup_bps=cmd.markup_bps,
-            now=self._clock.now(),
+            now=now,
             ttl=timedelta(seconds=cmd.ttl_seconds),
             rounding=cmd.rounding,
             fee_rounding=cmd.fee_rounding,
@@ -100,11 +101,11 @@ class CreateQuote:
             return CreatedQuote(quote=_same_request(earlier, cmd), created=False)
         return CreatedQuote(quote=quote, created=True)
 
-    async def _pivot_rates(self, currencies: set[str]) -> list[Rate]:
-        """The newest pivot->X rate of each source, for each currency other than the pivot."""
+    async def _pivot_rates(self, currencies: set[str], now: datetime) -> list[Rate]:
+        """The newest pivot->X rate in effect of each source, for each currency other than the pivot."""
         rates: list[Rate] = []
         for code in sorted(currencies - {self._pivot}):
-            rates += await self._rates.latest(self._pivot, code)
+            rates += await self._rates.latest(self._pivot, code, now)
         return rates
 
 

@@ -24,7 +24,7 @@ class RateTable(msgspec.Struct, frozen=True, kw_only=True):
     base: str
     at: datetime
     rates: list[RateLine]
-    """One per currency with a rate in effect, ordered by currency code."""
+    """One per currency with a rate in effect at ``at``, ordered by currency code."""
 
 
 class ReadRates:
@@ -40,7 +40,7 @@ class ReadRates:
         """Every rate from ``base``; ``unknown_currency``, or ``rate_unavailable`` when ``base`` has none."""
         currency(base)
         now = self._clock.now()
-        stored = await self._rates.latest_from(self._pivot)
+        stored = await self._rates.latest_from(self._pivot, now)
         fresh = RateBook(stored, max_age=self._max_rate_age, pivot=self._pivot)
         any_age = RateBook(stored, max_age=timedelta.max, pivot=self._pivot)
         if base != self._pivot:
@@ -50,8 +50,7 @@ class ReadRates:
             try:
                 lines.append(RateLine(rate=fresh.rate(base, code, now), stale=False))
             except DomainError as exc:
-                if exc.code == "stale_rate":
-                    lines.append(RateLine(rate=any_age.rate(base, code, now), stale=True))
-                elif exc.code != "rate_unavailable":  # only rates taking effect later: not listed
+                if exc.code != "stale_rate":
                     raise
+                lines.append(RateLine(rate=any_age.rate(base, code, now), stale=True))
         return RateTable(base=base, at=now, rates=lines)

@@ -22,12 +22,16 @@ class RateRepository(Protocol):
         """Store rates; one with the same (base, quote, source, as_of) as a stored one replaces it."""
         ...
 
-    async def latest(self, base: str, quote: str) -> list[Rate]:
-        """For the pair, the rate with the newest ``as_of`` of each source, ordered by source."""
+    async def latest(self, base: str, quote: str, at: datetime | None = None) -> list[Rate]:
+        """For the pair, the rate with the newest ``as_of`` of each source, ordered by source.
+
+        With ``at``, only rates in effect then count (``as_of <= at``), so a rate scheduled for
+        later does not hide the one in effect now.
+        """
         ...
 
-    async def latest_from(self, base: str) -> list[Rate]:
-        """For every currency quoted against ``base``, ``latest(base, quote)``; ordered by quote, then source."""
+    async def latest_from(self, base: str, at: datetime | None = None) -> list[Rate]:
+        """For every currency quoted against ``base``, ``latest(base, quote, at)``; ordered by quote, then source."""
         ...
 
 

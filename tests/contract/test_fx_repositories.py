@@ -253,3 +253,18 @@ def test_of_concurrent_uses_of_a_quote_exactly_one_succeeds(fx_run) -> None:
         assert (await s.quotes.get(q.id)).used_at == NOW + timedelta(seconds=1)
 
     fx_run(body)
+
+
+def test_a_rate_scheduled_for_later_does_not_hide_the_one_in_effect(fx_run) -> None:
+    async def body(s: FxStores) -> None:
+        in_effect = rate("ZAR", "19.98", source="manual", as_of=NOW - HOUR)
+        scheduled = rate("ZAR", "20.40", source="manual", as_of=NOW + HOUR)
+        feed = rate("ZAR", "19.9816", as_of=NOW - 2 * HOUR)
+        await s.rates.save([in_effect, scheduled, feed])
+        assert await s.rates.latest("EUR", "ZAR") == [feed, scheduled]
+        assert await s.rates.latest("EUR", "ZAR", NOW) == [feed, in_effect]
+        assert await s.rates.latest("EUR", "ZAR", NOW - 2 * HOUR) == [feed]  # as_of == at is in effect
+        assert await s.rates.latest("EUR", "ZAR", NOW - 3 * HOUR) == []
+        assert [r for r in await s.rates.latest_from("EUR", NOW) if r.quote == "ZAR"] == [feed, in_effect]
+
+    fx_run(body)

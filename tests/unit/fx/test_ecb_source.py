@@ -9,7 +9,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from adapters.rates_ecb import ECB_DAILY_URL, SNAPSHOT, EcbRateSource, EcbRatesError, parse_ecb_xml
+from adapters.rates_ecb import ECB_DAILY_URL, SNAPSHOT, EcbRateSource, EcbRatesError, ecb_source_at, parse_ecb_xml
 
 FETCHED_AT = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 ECB_CURRENCIES = set(
@@ -119,3 +119,17 @@ def test_a_failed_download_is_reported(respond) -> None:
     source = EcbRateSource(url=ECB_DAILY_URL, transport=httpx.MockTransport(respond))
     with pytest.raises(EcbRatesError):
         asyncio.run(source.fetch(FETCHED_AT))
+
+
+def test_a_missing_file_is_reported(tmp_path) -> None:
+    with pytest.raises(EcbRatesError, match="cannot read"):
+        asyncio.run(EcbRateSource(path=tmp_path / "absent.xml").fetch(FETCHED_AT))
+
+
+@pytest.mark.parametrize(
+    ("location", "expected"),
+    [("", str(SNAPSHOT)), ("snapshot", str(SNAPSHOT)), (ECB_DAILY_URL, ECB_DAILY_URL), ("http://mirror/r.xml", "http://mirror/r.xml"),
+     ("/srv/rates/eurofxref-daily.xml", "/srv/rates/eurofxref-daily.xml")],
+)
+def test_a_configured_location_names_a_url_a_file_or_the_snapshot(location: str, expected: str) -> None:
+    assert ecb_source_at(location).location == expected

@@ -326,3 +326,15 @@ def test_a_manual_rate_alone_is_enough_not_to_seed() -> None:
         assert await fx.rates.latest("EUR", "USD") == []
 
     run(scenario)
+
+
+def test_a_manual_rate_scheduled_for_later_leaves_the_current_one_in_use() -> None:
+    async def scenario(fx: Fx) -> None:
+        await fx.set_rate(SetRate(base="EUR", quote="KWD", value=Decimal("0.3561")))
+        later = fx.clock.current + timedelta(hours=2)
+        await fx.set_rate(SetRate(base="EUR", quote="KWD", value=Decimal("0.3570"), as_of=later))
+        assert (await fx.quote(10_000, "EUR", "KWD")).rate.value == Decimal("0.3561")
+        fx.clock.current = later
+        assert (await fx.quote(10_000, "EUR", "KWD")).rate.value == Decimal("0.3570")
+
+    run(scenario)
