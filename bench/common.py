@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from contextlib import contextmanager
@@ -51,27 +54,61 @@ def free_port() -> int:
 @contextmanager
 def served_core(admin_url: str):
     """The core app under uvicorn in its own process; yields its base URL."""
+    with served("core", {"DATABASE_URL": admin_url, "BURSAR_DB_POOL_MAX": "16"}) as url:
+        yield url
+
+
+@contextmanager
+def served(app: str, env: dict[str, str], workers: int = 1):
+    """``app`` ("core" or "vault") under uvicorn in its own process with ``env`` added; yields its URL."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": admin_url, "BURSAR_CORE_PORT": str(port), "BURSAR_LOG_LEVEL": "WARNING",
-           "BURSAR_DB_POOL_MAX": "16"}
-    proc = subprocess.Popen([sys.executable, "-m", "entrypoints.cli.main", "serve", "core"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {**os.environ, "BURSAR_LOG_LEVEL": "WARNING", **env, f"BURSAR_{app.upper()}_PORT": str(port)}
+    log = tempfile.TemporaryFile()  # not a pipe: a full pipe would block the server
+    proc = subprocess.Popen([sys.executable, "-m", "entrypoints.cli.main", "serve", app, "--workers", str(workers)],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
                 break
         except httpx.HTTPError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("core did not start: " + (proc.stderr.read() or b"").decode()[-2000:])
+            proc.kill()
+            log.seek(0)
+            raise RuntimeError(f"{app} did not start: " + log.read().decode()[-2000:])
         time.sleep(0.1)
     try:
         yield url
     finally:
         proc.terminate()
-        proc.wait(timeout=15)
+        proc.wait(timeout=30)
+        log.close()
+
+
+def run_wrk(url: str, script: str, seconds: int, connections: int) -> dict:
+    """Drive ``url`` with wrk and a Lua ``script``; requests, non-2xx count and latency percentiles.
+    ``None`` when wrk is missing (Debian package ``wrk``)."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        return None
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+        fh.write(script)
+    try:
+        out = subprocess.run([wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", fh.name, url],
+                             capture_output=True, text=True, check=True).stdout
+    finally:
+        os.unlink(fh.name)
+    requests = re.search(r"(\d+) requests in", out)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    latency = {p: re.search(rf"{p}%\s+(\S+)", out) for p in ("50", "99")}
+    return {
+        "requests": int(requests[1]) if requests else 0,
+        "errors": int(errors[1]) if errors else 0,
+        "p50": latency["50"][1] if latency["50"] else "",
+        "p99": latency["99"][1] if latency["99"] else "",
+    }
 
 
 def report(name: str, rows: list[dict], columns: list[str]) -> Path:

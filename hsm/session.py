@@ -82,6 +82,7 @@ class Hsm:
         self._session: pkcs11.Session | None = None
         self._pid = 0  # process that opened self._session
         self._owns_login = False
+        self.calls = 0  # sessions lent out: each is at least one round trip to the token (metrics)
 
     @property
     def token_label(self) -> str:
@@ -129,6 +130,7 @@ class Hsm:
         it is dropped so that the next use reconnects; the error propagates.
         """
         with self._lock():
+            self.calls += 1
             try:
                 yield self._connected()
             except _DEAD_SESSION_ERRORS:

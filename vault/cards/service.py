@@ -57,6 +57,11 @@ class GrantUse(msgspec.Struct, frozen=True, kw_only=True):
 
 _SEALED_COLUMNS = "dek_id, nonce, ciphertext, exp_month, exp_year, cvv_version, shredded_at"
 
+# Card inserts and grant-nonce claims commit without waiting for their WAL flush: every one is
+# followed by an audit entry whose (synchronous, group) commit flushes the WAL past it before the
+# caller hears back. A crash in between loses only writes whose caller never got an answer.
+_RELAXED_COMMIT = "set_config('synchronous_commit', 'off', true)"
+
 
 class StoredCard(msgspec.Struct, frozen=True, kw_only=True):
     token: str
@@ -122,7 +127,7 @@ class CardVault:
                 return earlier
         for _ in range(_ISSUE_ATTEMPTS):
             pan = generate_pan(bin_)
-            if await self._find(pan) is not None:
+            if not await self._single_index_version() and await self._find(pan) is not None:
                 continue
             try:
                 stored = await self._insert(pan, bin_, exp_month, exp_year, "issued", program_id, request)
@@ -140,7 +145,9 @@ class CardVault:
         """The token of an externally issued PAN: the same PAN always gets the same token."""
         validate_pan(pan)
         validate_expiry(exp_month, exp_year)
-        found = await self._find(pan)
+        # With one blind-index version, the insert itself finds an existing PAN (ON CONFLICT);
+        # during an index-key rotation, look under every version first.
+        found = None if await self._single_index_version() else await self._find(pan)
         if found is None:
             found = await self._insert(pan, pan[:6], exp_month, exp_year, "imported", None) or await self._find(pan)
         assert found is not None
@@ -171,11 +178,12 @@ class CardVault:
                 "WITH used AS (INSERT INTO vault.reveal_grants "
                 "(nonce, token, redeemer, requested_by, expires_at, used_at) VALUES (%s, %s, %s, %s, %s, %s) "
                 "ON CONFLICT (nonce) DO NOTHING RETURNING nonce) "
-                f"SELECT EXISTS (SELECT 1 FROM used), cards.token IS NOT NULL, {_SEALED_COLUMNS} FROM (SELECT 1) one "
+                f"SELECT EXISTS (SELECT 1 FROM used), cards.token IS NOT NULL, {_SEALED_COLUMNS}, {_RELAXED_COMMIT} "
+                "FROM (SELECT 1) one "
                 "LEFT JOIN vault.cards ON token = %s",
                 (use.nonce, token, use.redeemer, use.requested_by, use.expires_at, self._now(), token),
             )
-            first_use, found, *row = await cur.fetchone()
+            first_use, found, *row, _ = await cur.fetchone()
         if not first_use:
             raise NonceUsed("this grant was already used")
         return await self._unseal(token, row if found else None)
@@ -231,6 +239,9 @@ class CardVault:
             raise Conflict("this Idempotency-Key was used for a different request", code="idempotency_conflict")
         return StoredCard(token=token, bin=bin_, last4=last4, exp_month=exp_month, exp_year=exp_year, created=False)
 
+    async def _single_index_version(self) -> bool:
+        return len(await self._working_keys.opening_versions(KeyPurpose.BLIND_INDEX)) == 1
+
     async def _find(self, pan: str) -> StoredCard | None:
         indexes = await self._working_keys.mac_with_each(KeyPurpose.BLIND_INDEX, pan.encode())
         if not indexes:
@@ -266,13 +277,17 @@ class CardVault:
         ciphertext = AESGCM(key.value).encrypt(nonce, pan.encode(), pan_aad(token, key.id))
         try:
             async with self._pool.connection() as conn:
-                await conn.execute(
+                cur = await conn.execute(
                     "INSERT INTO vault.cards (token, index_version, blind_index, origin, program_id, bin, last4, "
                     "exp_month, exp_year, cvv_version, dek_id, nonce, ciphertext, created_at, request_key, "
-                    "request_hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    "request_hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                    "ON CONFLICT (index_version, blind_index) WHERE blind_index IS NOT NULL DO NOTHING "
+                    f"RETURNING {_RELAXED_COMMIT}",
                     (token, version, index, origin, program_id, bin_, pan[-4:], exp_month, exp_year, cvv_version,
                      key.id, nonce, ciphertext, self._now(), *(request or (None, None))),
                 )
+                if await cur.fetchone() is None:  # the PAN is stored already
+                    return None
         except errors.UniqueViolation as exc:
             if exc.diag.constraint_name == "cards_request_key_key":
                 raise _RequestKeyTaken from None

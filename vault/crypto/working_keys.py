@@ -46,9 +46,13 @@ class WorkingKeys:
         version = await self.active_version(purpose)
         return version, hmac.digest(await self._key(purpose, version), data, hashlib.sha256)
 
+    async def opening_versions(self, purpose: KeyPurpose) -> list[int]:
+        """Versions that may still open data (active, decrypt_only)."""
+        return [r.version for r in await self._records(purpose) if r.state in OPENS]
+
     async def mac_with_each(self, purpose: KeyPurpose, data: bytes) -> list[tuple[int, bytes]]:
         """``(version, HMAC)`` under every version that may still open data (active, decrypt_only)."""
-        versions = [r.version for r in await self._records(purpose) if r.state in OPENS]
+        versions = await self.opening_versions(purpose)
         return [(v, hmac.digest(await self._key(purpose, v), data, hashlib.sha256)) for v in versions]
 
     async def mac_with(self, purpose: KeyPurpose, version: int, data: bytes) -> bytes:

@@ -58,11 +58,12 @@ class Reveals:
         self._per_credential: RateLimitItem = parse(limits.per_credential)
         # Per process: each vault instance enforces the limits on what it serves.
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.counts = {"revealed": 0, "refused": 0}  # for metrics
 
     async def reveal(self, grant: str, actor: Actor, origin: Origin, card_token: str | None = None) -> RevealedCard:
         """The card's PAN, expiry and CVV2 for the holder of ``grant``; ``card_token``, when the
         client names the card it expects, must be the grant's."""
-        token, requested_by = claimed_token(grant), None
+        token, requested_by = None, None
         try:
             verified = self._verifier.verify(grant, presenter=actor.id)
             token, requested_by = verified.card_token, verified.requested_by
@@ -74,6 +75,8 @@ class Reveals:
             opened = await self._cards.open_once(token, use)
             cvv2 = await self._cards.cvv2(opened)
         except VaultError as refused:
+            self.counts["refused"] += 1
+            token = token or claimed_token(grant)  # unverified, for investigators
             await self._audit.record(AuditEvent(
                 action="card.reveal_refused", actor=actor, resource=Resource(type="token", id=token or "unknown"),
                 origin=origin, outcome="denied", reason=refused.code,
@@ -84,6 +87,7 @@ class Reveals:
             action="card.revealed", actor=actor, resource=Resource(type="token", id=token), origin=origin,
             details={"requested_by": verified.requested_by, "cvv_version": opened.cvv_version},
         ))
+        self.counts["revealed"] += 1
         return RevealedCard(pan=opened.pan, exp_month=opened.exp_month, exp_year=opened.exp_year, cvv2=cvv2)
 
     async def prune(self, keep: timedelta = timedelta(hours=1)) -> int:
