@@ -17,6 +17,7 @@ from entrypoints.http.security import Authenticator
 from entrypoints.http.vault.auditing import AuditedApiKeys, refusal_recorder
 from entrypoints.http.vault.auditor import AuditorController
 from entrypoints.http.vault.cards import CardDataController
+from entrypoints.http.vault.metrics import MetricsController, registry_for
 from entrypoints.http.vault.network import NetworkEntryController
 from entrypoints.http.vault.reveal import RevealController
 from vault.audit.entry import SYSTEM, AuditEvent, Resource
@@ -27,7 +28,8 @@ DESCRIPTION = (
     "data keys wrapped by keys that never leave the HSM. Authenticate with the vault's own API keys."
 )
 
-ROUTES = [ApiKeysController, AuditorController, CardDataController, RevealController, NetworkEntryController]
+ROUTES = [ApiKeysController, AuditorController, CardDataController, RevealController, NetworkEntryController,
+          MetricsController]
 NONCE_PRUNE_SECONDS = 600
 log = logging.getLogger("bursar.vault")
 
@@ -84,7 +86,7 @@ def create_vault_app(container: VaultContainer | None = None) -> Litestar:
         readiness={"database": database.check, "hsm": hsm_ready, "keys": keys_ready},
         lifespan=[resources],
         max_body_bytes=settings.max_body_bytes,
-        state={"container": container, "api_keys": api_keys},
+        state={"container": container, "api_keys": api_keys, "metrics": registry_for(container)},
     )
 
 
