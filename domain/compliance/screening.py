@@ -434,6 +434,12 @@ def _modifiers(dob: Agreement, country: Agreement, dob_value: str | None, countr
                        reason=f"country {country_value} is not among the entry's countries")
 
 
+def status_of(matches: Iterable[Match]) -> ScreeningStatus:
+    """The status a screening with these matches has (see the module docstring): for callers that
+    set some matches aside, such as those a person already dismissed for the same subject."""
+    return _status(tuple(matches))
+
+
 def _status(matches: tuple[Match, ...]) -> ScreeningStatus:
     """The overall status of a screening with these matches (see the module docstring)."""
     if not matches:

@@ -1,0 +1,1 @@
+"""Compliance use cases: sanctions lists and screening, subjects' status, monitoring, cases."""

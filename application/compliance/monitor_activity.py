@@ -1,0 +1,83 @@
+"""Transaction monitoring for the cards context: ``check`` before, ``record`` after.
+
+* ``check(event)``: the real-time (``decline``) rules against the subject's recent activity (one
+  indexed read of the window the rules need); records nothing. The authorization path declines
+  when the verdict is not approved.
+* ``record(event)``: stores the activity (idempotent on its id: a repeated id changes nothing and
+  answers the alerts raised the first time), evaluates the ``alert`` rules, and files the alerts
+  in the subject's active monitoring case, opening one if needed. Record what happened: approved
+  authorizations and fundings received.
+"""
+
+from __future__ import annotations
+
+from application.compliance.monitoring_rules import MonitoringRules
+from application.ports.clock import Clock, IdGenerator
+from application.ports.compliance import ComplianceTransactions, ComplianceUnitOfWork, Recorded, Verdict
+from domain.compliance.cases import add_alerts, open_case
+from domain.compliance.monitoring import ActivityEvent, Alert, validate_event
+
+
+class MonitorActivity:
+    """Implements the ``ActivityMonitor`` port."""
+
+    def __init__(self, transactions: ComplianceTransactions, rules: MonitoringRules, clock: Clock,
+                 ids: IdGenerator) -> None:
+        self._transactions = transactions
+        self._rules = rules
+        self._clock = clock
+        self._ids = ids
+
+    async def check(self, event: ActivityEvent) -> Verdict:
+        validate_event(event)
+        current = await self._rules.current()
+        rules = current.rules
+        if not rules.active("decline"):
+            return Verdict(approved=True, rules_version=current.version)
+        lookback = rules.lookback("decline")
+        history = []
+        if lookback:
+            async def read(uow: ComplianceUnitOfWork) -> list[ActivityEvent]:
+                return await uow.activity.history(event.subject_id, event.at - lookback, event.at)
+
+            history = await self._transactions.run(read)
+        hits = rules.evaluate(event, history, "decline")
+        return Verdict(approved=not hits, hits=hits, rules_version=current.version)
+
+    async def record(self, event: ActivityEvent) -> Recorded:
+        validate_event(event)
+        current = await self._rules.current()
+        rules = current.rules
+
+        async def work(uow: ComplianceUnitOfWork) -> Recorded:
+            now = self._clock.now()
+            if not await uow.activity.add(event, now):
+                earlier = tuple(await uow.alerts.for_event(event.id))
+                return Recorded(event_id=event.id, created=False, alerts=earlier,
+                                case_id=earlier[0].case_id if earlier else None)
+            lookback = rules.lookback("alert")
+            history = await uow.activity.history(event.subject_id, event.at - lookback, event.at) if lookback else []
+            hits = rules.evaluate(event, history, "alert")
+            if not hits:
+                return Recorded(event_id=event.id, created=True)
+            case = await uow.cases.active(event.subject_id, "monitoring")
+            case_id = case.id if case else self._ids.new_id()
+            alerts = tuple(
+                Alert(id=self._ids.new_id(), subject_id=event.subject_id, case_id=case_id, event_id=event.id,
+                      card_id=event.card_id, kind=event.kind, amount=event.amount, currency=event.currency,
+                      rule_id=hit.rule_id, rule_type=hit.type, rules_version=current.version, reason=hit.reason,
+                      raised_at=now)
+                for hit in hits)
+            alert_ids = tuple(a.id for a in alerts)
+            reason = f"{event.kind} {event.id}: " + "; ".join(f"{h.rule_id}: {h.reason}" for h in hits)
+            if case is None:
+                opened, entry = open_case(case_id=case_id, event_id=self._ids.new_id(), subject_id=event.subject_id,
+                                          kind="monitoring", now=now, reason=reason, alert_ids=alert_ids)
+                await uow.cases.add(opened, entry)
+            else:
+                grown, entry = add_alerts(case, alert_ids, now=now, event_id=self._ids.new_id(), reason=reason)
+                await uow.cases.update(grown, entry)
+            await uow.alerts.add(alerts)
+            return Recorded(event_id=event.id, created=True, alerts=alerts, case_id=case_id)
+
+        return await self._transactions.run(work)
