@@ -14,12 +14,32 @@ from typing import Any
 
 from dependency_injector import containers, providers
 
+from adapters.compliance_data import load_default_rules
 from adapters.postgres.api_keys import PostgresApiKeys
+from adapters.postgres.compliance import PostgresComplianceTransactions
 from adapters.postgres.database import Database
+from adapters.postgres.fx import PostgresQuotes, PostgresRates
 from adapters.postgres.unit_of_work import PostgresTransactions
+from adapters.rates_ecb import EcbRateSource, ecb_source_at
 from adapters.system import SystemClock, SystemSecrets, UuidV7Ids
 from adapters.vault_http.client import HttpVaultClient
 from application.access.manage_api_keys import ApiKeys
+from application.compliance.current_screener import CurrentScreener
+from application.compliance.ingest_list import IngestSanctionsList
+from application.compliance.monitor_activity import MonitorActivity
+from application.compliance.monitoring_rules import MonitoringRules
+from application.compliance.read_compliance import ReadCompliance
+from application.compliance.rescreen_subjects import RescreenSubjects
+from application.compliance.screen_name import ScreenName
+from application.compliance.screen_subject import ScreenSubject
+from application.compliance.subject_status import GetSubjectStatus
+from application.compliance.update_case import UpdateCase
+from application.fx.create_quote import CreateQuote
+from application.fx.read_rates import ReadRates
+from application.fx.refresh_rates import RefreshRates
+from application.fx.seed_rates import SeedRates
+from application.fx.set_manual_rate import SetManualRate
+from application.fx.use_quote import UseQuote
 from application.ledger.expire_holds import ExpireHolds
 from application.ledger.open_account import OpenAccount
 from application.ledger.post_transfers import CoalescingPostTransfers, PostTransfers
@@ -118,6 +138,33 @@ class CoreContainer(Shared):
     )
     ledger_read = providers.Singleton(ReadLedger, transactions, Shared.clock)
     ledger_expire_holds = providers.Singleton(ExpireHolds, transactions, Shared.clock)
+    compliance_transactions = providers.Singleton(PostgresComplianceTransactions, pool=database.provided.pool)
+    compliance_screener = providers.Singleton(
+        CurrentScreener, compliance_transactions, refresh_seconds=Shared.settings.provided.compliance_refresh_seconds
+    )
+    compliance_ingest_list = providers.Singleton(
+        IngestSanctionsList, compliance_transactions, Shared.clock, compliance_screener
+    )
+    compliance_screen_name = providers.Singleton(ScreenName, compliance_screener)
+    compliance_screen_subject = providers.Singleton(
+        ScreenSubject, compliance_transactions, compliance_screener, Shared.clock, Shared.ids
+    )
+    compliance_rescreen = providers.Singleton(
+        RescreenSubjects, compliance_transactions, compliance_screener, Shared.clock, Shared.ids
+    )
+    compliance_subject_status = providers.Singleton(GetSubjectStatus, compliance_transactions)
+    compliance_rules = providers.Singleton(
+        MonitoringRules,
+        compliance_transactions,
+        providers.Singleton(load_default_rules),
+        Shared.clock,
+        refresh_seconds=Shared.settings.provided.compliance_refresh_seconds,
+    )
+    compliance_monitor = providers.Singleton(
+        MonitorActivity, compliance_transactions, compliance_rules, Shared.clock, Shared.ids
+    )
+    compliance_update_case = providers.Singleton(UpdateCase, compliance_transactions, Shared.clock, Shared.ids)
+    compliance_read = providers.Singleton(ReadCompliance, compliance_transactions)
     vault_client = providers.Singleton(
         HttpVaultClient, base_url=Shared.settings.provided.vault_url, api_key=Shared.settings.provided.vault_api_key
     )
@@ -128,6 +175,19 @@ class CoreContainer(Shared):
         Shared.secrets,
         Shared.settings.provided.reveal_grant_seconds,
     )
+    fx_rates = providers.Singleton(PostgresRates, database.provided.pool)
+    fx_quotes = providers.Singleton(PostgresQuotes, database.provided.pool)
+    fx_rate_source = providers.Singleton(ecb_source_at, Shared.settings.provided.fx.ecb_source)
+    fx_refresh_rates = providers.Singleton(RefreshRates, fx_rate_source, fx_rates, Shared.clock)
+    fx_seed_rates = providers.Singleton(SeedRates, providers.Singleton(EcbRateSource), fx_rates, Shared.clock)
+    fx_set_manual_rate = providers.Singleton(SetManualRate, fx_rates, Shared.clock)
+    fx_read_rates = providers.Singleton(
+        ReadRates, fx_rates, Shared.clock, max_rate_age=Shared.settings.provided.fx.max_rate_age
+    )
+    fx_create_quote = providers.Singleton(
+        CreateQuote, fx_rates, fx_quotes, Shared.clock, Shared.ids, max_rate_age=Shared.settings.provided.fx.max_rate_age
+    )
+    fx_use_quote = providers.Singleton(UseQuote, fx_quotes, Shared.clock)
 
 
 class VaultContainer(Shared):

@@ -10,9 +10,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from adapters.rates_ecb.source import ECB_DAILY_URL, SNAPSHOT_LOCATION
+from domain.shared.money import Rounding
 
 CORE_DB_ROLE = "bursar_core"
 VAULT_DB_ROLE = "bursar_vault"
@@ -74,6 +78,75 @@ class DatabaseSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class FxSettings:
+    """How the core quotes foreign exchange, and where it gets rates (docs/fx.md).
+
+    Development differs in three ways so that quotes work offline from the bundled (old) ECB
+    snapshot: an empty rate table gets the snapshot at start-up, rates of any age are accepted,
+    and the ECB source is the snapshot. Anywhere else rates older than 120 hours are refused and
+    the source is the ECB's daily URL.
+    """
+
+    markup_bps: int = 0
+    quote_ttl_seconds: int = 300
+    max_rate_age_hours: float | None = 120.0
+    """None: no maximum (development's default); never allowed in production."""
+    rounding: Rounding = Rounding.HALF_EVEN
+    fee_rounding: Rounding = Rounding.HALF_EVEN
+    ecb_source: str = ECB_DAILY_URL
+    """An http(s) URL, a file path, or ``snapshot`` (the bundled offline file)."""
+    seed_snapshot: bool = False
+    """Load the bundled snapshot at start-up when no rate is stored (development only)."""
+
+    @property
+    def max_rate_age(self) -> timedelta:
+        return timedelta.max if self.max_rate_age_hours is None else timedelta(hours=self.max_rate_age_hours)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], deployment: str) -> FxSettings:
+        development = deployment == "development"
+        markup = _int(env, "BURSAR_FX_MARKUP_BPS", 0)
+        if not 0 <= markup <= 10_000:
+            raise ConfigError(f"BURSAR_FX_MARKUP_BPS must be 0 to 10000 basis points, got {markup}")
+        ttl = _int(env, "BURSAR_FX_QUOTE_TTL_SECONDS", 300)
+        if ttl <= 0:
+            raise ConfigError(f"BURSAR_FX_QUOTE_TTL_SECONDS must be positive, got {ttl}")
+        return cls(
+            markup_bps=markup,
+            quote_ttl_seconds=ttl,
+            max_rate_age_hours=_max_rate_age_hours(env, deployment),
+            rounding=_rounding(env, "BURSAR_FX_ROUNDING"),
+            fee_rounding=_rounding(env, "BURSAR_FX_FEE_ROUNDING"),
+            ecb_source=env.get("BURSAR_FX_ECB_SOURCE") or (SNAPSHOT_LOCATION if development else ECB_DAILY_URL),
+            seed_snapshot=development,
+        )
+
+
+def _max_rate_age_hours(env: Mapping[str, str], deployment: str) -> float | None:
+    name = "BURSAR_FX_MAX_RATE_AGE_HOURS"
+    raw = (env.get(name) or ("none" if deployment == "development" else "120")).strip().lower()
+    if raw == "none":
+        if deployment == "production":
+            raise ConfigError(f"{name}=none is for development: production refuses stale rates")
+        return None
+    try:
+        hours = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of hours or 'none', got {raw!r}") from None
+    if not 0 < hours < 10**6:
+        raise ConfigError(f"{name} must be a positive number of hours, got {raw!r}")
+    return hours
+
+
+def _rounding(env: Mapping[str, str], name: str) -> Rounding:
+    raw = env.get(name) or Rounding.HALF_EVEN.value
+    try:
+        return Rounding(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be one of {', '.join(r.value for r in Rounding)}, got {raw!r}") from None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     env: str
     data_dir: Path
@@ -96,11 +169,15 @@ class Settings:
     ceremony_quorum: int = 2
     ceremony_custodians: int = 3
     ceremony_proposal_hours: float = 24.0
+    sanctions_dir: Path | None = None
+    """Where `bursar compliance ingest-list` reads OFAC's CSV files by default (None: the shipped sample)."""
+    compliance_refresh_seconds: float = 5.0
     reveal_grant_key: str | None = field(default=None, repr=False)
     reveal_grant_public_keys: str | None = None
     reveal_grant_seconds: int = 30
     reveal_limit_per_card: str = "10/minute"
     reveal_limit_per_credential: str = "6000/minute"
+    fx: FxSettings = field(default_factory=FxSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -138,11 +215,14 @@ class Settings:
             ceremony_quorum=_int(env, "BURSAR_CEREMONY_QUORUM", 2),
             ceremony_custodians=_int(env, "BURSAR_CEREMONY_CUSTODIANS", 3),
             ceremony_proposal_hours=float(env.get("BURSAR_CEREMONY_PROPOSAL_HOURS", "24")),
+            sanctions_dir=Path(env["BURSAR_SANCTIONS_DIR"]) if env.get("BURSAR_SANCTIONS_DIR") else None,
+            compliance_refresh_seconds=float(env.get("BURSAR_COMPLIANCE_REFRESH_SECONDS", "5")),
             reveal_grant_key=read_secret(env, "BURSAR_REVEAL_GRANT_KEY"),
             reveal_grant_public_keys=read_secret(env, "BURSAR_REVEAL_GRANT_PUBLIC_KEYS"),
             reveal_grant_seconds=_int(env, "BURSAR_REVEAL_GRANT_SECONDS", 30),
             reveal_limit_per_card=env.get("BURSAR_REVEAL_LIMIT_PER_CARD", "10/minute"),
             reveal_limit_per_credential=env.get("BURSAR_REVEAL_LIMIT_PER_CREDENTIAL", "6000/minute"),
+            fx=FxSettings.from_env(env, env.get("BURSAR_ENV", "development")),
         )
 
 

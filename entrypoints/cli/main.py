@@ -12,6 +12,8 @@ import click
 from domain.shared.errors import DomainError
 from entrypoints.cli.audit import audit
 from entrypoints.cli.ceremony import ceremony
+from entrypoints.cli.compliance import compliance
+from entrypoints.cli.fx import fx
 from entrypoints.settings import ConfigError, Settings
 from hsm.errors import HsmError
 from vault.errors import VaultError
@@ -168,6 +170,8 @@ def vault_rewrap(batch: int) -> None:
 
 cli.add_command(ceremony)
 cli.add_command(audit)
+cli.add_command(compliance)
+cli.add_command(fx)
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})

@@ -12,6 +12,13 @@ from application.ledger.sweeper import sweep_forever
 from entrypoints.containers import CoreContainer
 from entrypoints.http.api_keys import ApiKeysController
 from entrypoints.http.app_factory import build_app
+from entrypoints.http.core.compliance import (
+    STATUS_OVERRIDES as COMPLIANCE_STATUS_OVERRIDES,
+    ComplianceController,
+    compliance_lifespan,
+    compliance_state,
+)
+from entrypoints.http.core.fx import FxController, seed_development_rates
 from entrypoints.http.core.ledger import LedgerController
 from entrypoints.http.security import Authenticator
 
@@ -21,7 +28,7 @@ DESCRIPTION = (
     "are RFC 9457 problem+json with a stable `code`."
 )
 
-ROUTES = [LedgerController, ApiKeysController]
+ROUTES = [LedgerController, FxController, ComplianceController, ApiKeysController]
 
 
 def create_core_app(container: CoreContainer | None = None) -> Litestar:
@@ -34,6 +41,7 @@ def create_core_app(container: CoreContainer | None = None) -> Litestar:
     @asynccontextmanager
     async def resources(app: Litestar) -> AsyncIterator[None]:
         await database.open()
+        await seed_development_rates(container)
         sweeper = asyncio.create_task(sweep_forever(container.ledger_expire_holds(), settings.sweep_seconds))
         try:
             yield
@@ -49,8 +57,9 @@ def create_core_app(container: CoreContainer | None = None) -> Litestar:
         route_handlers=ROUTES,
         authenticator=Authenticator("core", api_keys.authenticate, settings.api_key_cache_seconds),
         readiness={"database": database.check, "vault": vault.ping},
-        lifespan=[resources],
+        lifespan=[resources, compliance_lifespan(container.compliance_screener())],
         max_body_bytes=settings.max_body_bytes,
+        status_overrides=COMPLIANCE_STATUS_OVERRIDES,
         state={
             "container": container,
             "api_keys": api_keys,
@@ -58,6 +67,7 @@ def create_core_app(container: CoreContainer | None = None) -> Litestar:
             "ledger_open_account": container.ledger_open_account(),
             "ledger_post_transfers": container.ledger_post_transfers(),
             "ledger_read": container.ledger_read(),
+            **compliance_state(container),
         },
     )
     return app
