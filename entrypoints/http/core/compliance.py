@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Litestar, Request, get, patch, post, put
 from litestar.datastructures import State
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from msgspec import Meta
 
 from application.compliance.current_screener import CurrentScreener
@@ -346,8 +346,8 @@ class ComplianceController(Controller):
         return AlertList(data=[AlertOut.of(a) for a in page.items], next_cursor=page.next_cursor)
 
     @get("/cases", opt=roles("ops"), summary="Cases, newest first")
-    async def cases(self, state: State, limit: Limit = 50, cursor: Cursor = None, status: CaseStatus | None = None,
-                    kind: CaseKind | None = None,
+    async def cases(self, state: State, limit: Limit = 50, cursor: Cursor = None,
+                    status: FromQuery[CaseStatus | None] = None, kind: FromQuery[CaseKind | None] = None,
                     subject_id: Annotated[str | None, Parameter(max_length=128)] = None) -> CaseList:
         reader: ReadCompliance = state.compliance_read
         page = await reader.cases(status=status, kind=kind, subject_id=subject_id, cursor=cursor, limit=limit)
