@@ -7,6 +7,7 @@ shared) and tells the app's screener to look for it at once.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -282,7 +283,8 @@ def test_alerts_group_into_a_monitoring_case(core_client, core_keys, with_store)
 
 def test_without_a_stored_list_screening_is_unavailable(settings, core_keys):
     container = CoreContainer()
-    container.settings.override(providers.Object(settings))
+    # outside development nothing is stored for the operator: screening waits for `ingest-list`
+    container.settings.override(providers.Object(dataclasses.replace(settings, env="production")))
     container.compliance_transactions.override(providers.Object(InMemoryComplianceTransactions()))
 
     with TestClient(create_core_app(container)) as client:
@@ -292,3 +294,18 @@ def test_without_a_stored_list_screening_is_unavailable(settings, core_keys):
     assert response.status_code == 503
     assert response.json()["code"] == "sanctions_list_missing" and "ingest-list" in response.json()["detail"]
     assert lists == {"data": [], "next_cursor": None}
+
+
+def test_in_development_an_empty_store_gets_the_shipped_sample(settings, core_keys):
+    container = CoreContainer()
+    container.settings.override(providers.Object(settings))
+    container.compliance_transactions.override(providers.Object(InMemoryComplianceTransactions()))
+    assert settings.env == "development"
+
+    with TestClient(create_core_app(container)) as client:
+        lists = client.get("/v1/compliance/lists", headers=core_keys.headers("ops")).json()["data"]
+        screened = client.post("/v1/compliance/screenings", headers=core_keys.headers("app"),
+                               json={"name": "Elvis Angus Logan Morey"}).json()
+
+    assert [(v["source"], v["entry_count"]) for v in lists] == [("OFAC-SDN", 17)]
+    assert screened["decision"] == "possible_match" and screened["matches"][0]["entry_id"] == "10278"

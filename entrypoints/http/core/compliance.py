@@ -397,17 +397,40 @@ def compliance_state(container: Any) -> dict[str, Any]:
     }
 
 
-def compliance_lifespan(screener: CurrentScreener) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
-    """Build the sanctions index in the background at start-up, so the first screening need not wait."""
+async def seed_sample_list(container: Any) -> None:
+    """Store the sample OFAC list shipped with Bursar if no list is stored at all (development only)."""
+    from adapters.compliance_data import SAMPLE_LIST_DIR
+    from adapters.sanctions_ofac import load_ofac_list
+
+    transactions = container.compliance_transactions()
+    if await transactions.run(lambda uow: uow.lists.latest()) is not None:
+        return
+    ingested = await container.compliance_ingest_list()(load_ofac_list(SAMPLE_LIST_DIR))
+    if ingested.created:
+        log.warning("development: stored the 17-entry OFAC sample as sanctions list version %d; "
+                    "ingest the real list with `bursar compliance ingest-list DIR`", ingested.version.id)
+
+
+def compliance_lifespan(container: Any) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    """At start-up: in development, store the shipped sample list when no list is stored (so
+    screening works at once); then build the sanctions index in the background, so the first
+    screening need not wait for it."""
+    screener: CurrentScreener = container.compliance_screener()
+    development = container.settings().env == "development"
 
     async def build() -> None:
         try:
             await screener.warm()
-        except Exception:  # screening retries on its own; the service keeps starting
+        except Exception:  # screening retries on its own; the service keeps running
             log.exception("building the sanctions index at start-up failed")
 
     @asynccontextmanager
     async def warm(app: Litestar) -> AsyncIterator[None]:
+        if development:
+            try:
+                await seed_sample_list(container)
+            except Exception:
+                log.exception("storing the sample sanctions list failed")
         task = asyncio.create_task(build())
         try:
             yield
