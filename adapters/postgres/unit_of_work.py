@@ -11,6 +11,7 @@ from typing import TypeVar
 from psycopg import errors
 from psycopg_pool import AsyncConnectionPool
 
+from adapters.postgres.cards import PostgresCards
 from adapters.postgres.ledger import PostgresLedger
 
 T = TypeVar("T")
@@ -22,8 +23,9 @@ TRANSIENT = (errors.DeadlockDetected, errors.SerializationFailure, errors.Unique
 
 
 class PostgresUnitOfWork:
-    def __init__(self, ledger: PostgresLedger) -> None:
-        self.ledger = ledger
+    def __init__(self, conn) -> None:
+        self.ledger = PostgresLedger(conn)
+        self.cards = PostgresCards(conn)
 
 
 class PostgresTransactions:
@@ -35,7 +37,7 @@ class PostgresTransactions:
         for attempt in range(1, self._attempts + 1):
             try:
                 async with self._pool.connection() as conn, conn.transaction():
-                    return await work(PostgresUnitOfWork(PostgresLedger(conn)))
+                    return await work(PostgresUnitOfWork(conn))
             except TRANSIENT as exc:
                 if attempt == self._attempts:
                     raise

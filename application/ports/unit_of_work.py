@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
+from application.ports.cards import CardsRepository
 from application.ports.ledger import LedgerRepository
 
 T = TypeVar("T")
@@ -12,6 +13,7 @@ class UnitOfWork(Protocol):
     """One transaction and the repositories that work inside it."""
 
     ledger: LedgerRepository
+    cards: CardsRepository
 
 
 class Transactions(Protocol):

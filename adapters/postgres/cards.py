@@ -1,0 +1,227 @@
+"""Cards on PostgreSQL, inside the unit of work's transaction (one connection)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
+
+from domain.cards.authorization import Merchant
+from domain.cards.controls import WINDOWS, Controls, Usage, window_start
+from domain.cards.model import Card, Cardholder, Program, ProgramAccounts
+from domain.cards.records import Authorization, CardTransaction
+
+_PROGRAM = ("id, name, bin, currency, expiry_months, controls, fx_markup_bps, hold_seconds, funding_account_id, "
+            "settlement_account_id, fx_fee_account_id, created_at")
+_HOLDER = "id, name, country, birth_date, email, kyc_status, kyc_tier, created_at"
+_CARD = ("id, cardholder_id, program_id, token, bin, last4, exp_month, exp_year, currency, state, controls, "
+         "account_id, created_at, updated_at")
+_AUTH = ("id, card_id, cardholder_id, message_id, status, approved, response_code, decline_reason, amount, "
+         "currency, approved_amount, card_amount, card_currency, fee, rate::text, merchant, hold_transfer_id, "
+         "held, cleared, counted, expires_at, created_at, updated_at")
+_TX = ("id, card_id, authorization_id, message_id, kind, amount, currency, card_amount, card_currency, fee, "
+       "transfer_ids, shortfall, merchant, created_at")
+
+
+def _json(value: Any) -> Jsonb:
+    return Jsonb(msgspec.to_builtins(value))
+
+
+def _controls(raw: dict) -> Controls:
+    return msgspec.convert(raw, Controls)
+
+
+def _program(row) -> Program:
+    (id_, name, bin_, currency, months, controls, markup, hold, funding, settlement, fees, created) = row
+    return Program(id=id_, name=name, bin=bin_, currency=currency, expiry_months=months, controls=_controls(controls),
+                   fx_markup_bps=markup, hold_seconds=hold, created_at=created,
+                   accounts=ProgramAccounts(funding=funding, settlement=settlement, fx_fees=fees))
+
+
+def _holder(row) -> Cardholder:
+    id_, name, country, birth, email, status, tier, created = row
+    return Cardholder(id=id_, name=name, country=country, birth_date=birth, email=email, kyc_status=status,
+                      kyc_tier=tier, created_at=created)
+
+
+def _card(row) -> Card:
+    names = _CARD.split(", ")
+    data = dict(zip(names, row, strict=True))
+    data["controls"] = _controls(data["controls"])
+    return Card(**data)
+
+
+def _authorization(row) -> Authorization:
+    names = [n.split("::")[0] for n in _AUTH.split(", ")]
+    data = dict(zip(names, row, strict=True))
+    data["merchant"] = msgspec.convert(data["merchant"], Merchant)
+    return Authorization(**data)
+
+
+def _transaction(row) -> CardTransaction:
+    data = dict(zip(_TX.split(", "), row, strict=True))
+    data["merchant"] = msgspec.convert(data["merchant"], Merchant)
+    data["transfer_ids"] = tuple(data["transfer_ids"])
+    return CardTransaction(**data)
+
+
+def _lock(lock: bool) -> str:
+    return " FOR UPDATE" if lock else ""
+
+
+class PostgresCards:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def _one(self, sql: str, params: tuple):
+        return await (await self._conn.execute(sql, params)).fetchone()
+
+    # -- programs, cardholders, cards ---------------------------------------------------
+
+    async def add_program(self, p: Program) -> None:
+        await self._conn.execute(
+            f"INSERT INTO core.card_programs ({_PROGRAM}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (p.id, p.name, p.bin, p.currency, p.expiry_months, _json(p.controls), p.fx_markup_bps, p.hold_seconds,
+             p.accounts.funding, p.accounts.settlement, p.accounts.fx_fees, p.created_at),
+        )
+
+    async def get_program(self, program_id: str) -> Program | None:
+        row = await self._one(f"SELECT {_PROGRAM} FROM core.card_programs WHERE id = %s", (program_id,))
+        return _program(row) if row else None
+
+    async def add_cardholder(self, c: Cardholder) -> None:
+        await self._conn.execute(
+            f"INSERT INTO core.cardholders ({_HOLDER}, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (c.id, c.name, c.country, c.birth_date, c.email, c.kyc_status, c.kyc_tier, c.created_at, c.created_at),
+        )
+
+    async def get_cardholder(self, cardholder_id: str, *, lock: bool = False) -> Cardholder | None:
+        row = await self._one(f"SELECT {_HOLDER} FROM core.cardholders WHERE id = %s{_lock(lock)}", (cardholder_id,))
+        return _holder(row) if row else None
+
+    async def update_cardholder(self, c: Cardholder) -> None:
+        await self._conn.execute(
+            "UPDATE core.cardholders SET kyc_status = %s, kyc_tier = %s, updated_at = now() WHERE id = %s",
+            (c.kyc_status, c.kyc_tier, c.id),
+        )
+
+    async def add_card(self, c: Card) -> None:
+        await self._conn.execute(
+            f"INSERT INTO core.cards ({_CARD}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (c.id, c.cardholder_id, c.program_id, c.token, c.bin, c.last4, c.exp_month, c.exp_year, c.currency,
+             c.state, _json(c.controls), c.account_id, c.created_at, c.updated_at),
+        )
+
+    async def get_card(self, card_id: str, *, lock: bool = False) -> Card | None:
+        row = await self._one(f"SELECT {_CARD} FROM core.cards WHERE id = %s{_lock(lock)}", (card_id,))
+        return _card(row) if row else None
+
+    async def card_by_token(self, token: str) -> Card | None:
+        row = await self._one(f"SELECT {_CARD} FROM core.cards WHERE token = %s", (token,))
+        return _card(row) if row else None
+
+    async def update_card(self, c: Card) -> None:
+        await self._conn.execute(
+            "UPDATE core.cards SET state = %s, controls = %s, updated_at = %s WHERE id = %s",
+            (c.state, _json(c.controls), c.updated_at, c.id),
+        )
+
+    # -- usage ----------------------------------------------------------------------------
+
+    async def usage(self, *, card_id: str | None = None, cardholder_id: str | None = None, now: datetime) -> Usage:
+        column, value = ("card_id", card_id) if card_id is not None else ("cardholder_id", cardholder_id)
+        starts = [window_start(w, now) for w in WINDOWS]
+        selects = []
+        params: list[Any] = []
+        for start in starts:
+            if start is None:
+                selects += ["coalesce(sum(counted), 0)", "count(*) FILTER (WHERE counted > 0)"]
+            else:
+                selects += ["coalesce(sum(counted) FILTER (WHERE created_at >= %s), 0)",
+                            "count(*) FILTER (WHERE counted > 0 AND created_at >= %s)"]
+                params += [start, start]
+        row = await self._one(
+            f"SELECT {', '.join(selects)} FROM core.card_authorizations WHERE {column} = %s AND counted > 0",
+            (*params, value),
+        )
+        amounts = {w: int(row[2 * i]) for i, w in enumerate(WINDOWS)}
+        counts = {w: int(row[2 * i + 1]) for i, w in enumerate(WINDOWS)}
+        return Usage(amounts=amounts, counts=counts)
+
+    # -- authorizations and transactions -----------------------------------------------
+
+    async def add_authorization(self, a: Authorization) -> None:
+        await self._conn.execute(
+            f"INSERT INTO core.card_authorizations ({_AUTH.replace('::text', '')}) VALUES "
+            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (a.id, a.card_id, a.cardholder_id, a.message_id, a.status, a.approved, a.response_code, a.decline_reason,
+             a.amount, a.currency, a.approved_amount, a.card_amount, a.card_currency, a.fee, a.rate,
+             _json(a.merchant), a.hold_transfer_id, a.held, a.cleared, a.counted, a.expires_at, a.created_at,
+             a.updated_at),
+        )
+
+    async def get_authorization(self, authorization_id: str, *, lock: bool = False) -> Authorization | None:
+        row = await self._one(
+            f"SELECT {_AUTH} FROM core.card_authorizations WHERE id = %s{_lock(lock)}", (authorization_id,)
+        )
+        return _authorization(row) if row else None
+
+    async def update_authorization(self, a: Authorization) -> None:
+        await self._conn.execute(
+            "UPDATE core.card_authorizations SET status = %s, held = %s, cleared = %s, counted = %s, "
+            "card_amount = %s, approved_amount = %s, updated_at = %s WHERE id = %s",
+            (a.status, a.held, a.cleared, a.counted, a.card_amount, a.approved_amount, a.updated_at, a.id),
+        )
+
+    async def set_hold(self, authorization_id: str, hold_transfer_id: str) -> None:
+        await self._conn.execute(
+            "UPDATE core.card_authorizations SET hold_transfer_id = %s WHERE id = %s", (hold_transfer_id, authorization_id)
+        )
+
+    async def due_authorizations(self, now: datetime, limit: int) -> list[str]:
+        cur = await self._conn.execute(
+            "SELECT id FROM core.card_authorizations WHERE status = 'pending' AND expires_at <= %s "
+            "ORDER BY expires_at LIMIT %s", (now, limit),
+        )
+        return [r[0] for r in await cur.fetchall()]
+
+    async def authorizations(self, card_id: str, after: str | None, limit: int) -> list[Authorization]:
+        cur = await self._conn.execute(
+            f"SELECT {_AUTH} FROM core.card_authorizations WHERE card_id = %s AND id > %s ORDER BY id LIMIT %s",
+            (card_id, after or "", limit),
+        )
+        return [_authorization(r) for r in await cur.fetchall()]
+
+    async def add_transaction(self, t: CardTransaction) -> None:
+        await self._conn.execute(
+            f"INSERT INTO core.card_transactions ({_TX}) VALUES "
+            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (t.id, t.card_id, t.authorization_id, t.message_id, t.kind, t.amount, t.currency, t.card_amount,
+             t.card_currency, t.fee, list(t.transfer_ids), t.shortfall, _json(t.merchant), t.created_at),
+        )
+
+    async def transactions(self, card_id: str, after: str | None, limit: int) -> list[CardTransaction]:
+        cur = await self._conn.execute(
+            f"SELECT {_TX} FROM core.card_transactions WHERE card_id = %s AND id > %s ORDER BY id LIMIT %s",
+            (card_id, after or "", limit),
+        )
+        return [_transaction(r) for r in await cur.fetchall()]
+
+    # -- idempotency ------------------------------------------------------------------------
+
+    async def recall_message(self, message_id: str) -> tuple[str, dict[str, Any]] | None:
+        row = await self._one(
+            "SELECT request_hash, response FROM core.network_messages WHERE message_id = %s", (message_id,)
+        )
+        return (row[0], row[1]) if row else None
+
+    async def remember_message(self, message_id: str, kind: str, request_hash: str, request: dict[str, Any],
+                               response: dict[str, Any], at: datetime) -> None:
+        await self._conn.execute(
+            "INSERT INTO core.network_messages (message_id, kind, request_hash, request, response, received_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            (message_id, kind, request_hash, Jsonb(request), Jsonb(response), at),
+        )

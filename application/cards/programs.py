@@ -1,0 +1,77 @@
+"""Create and read card programs (role ops). A program's ledger accounts are made with it unless named."""
+
+from __future__ import annotations
+
+import msgspec
+
+from application.cards.common import require
+from application.ports.clock import Clock, IdGenerator
+from application.ports.unit_of_work import Transactions, UnitOfWork
+from domain.cards.controls import Controls
+from domain.cards.model import DEFAULT_HOLD_SECONDS, Program, ProgramAccounts
+from domain.ledger import AccountFlags, NewAccount, open_account
+from domain.shared.errors import Conflict, InvalidInput
+
+
+class NewProgram(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    bin: str
+    currency: str
+    expiry_months: int = 36
+    controls: Controls = Controls()
+    fx_markup_bps: int = 0
+    hold_seconds: int = DEFAULT_HOLD_SECONDS
+    accounts: ProgramAccounts | None = None
+    id: str | None = None
+
+
+class CreateProgram:
+    def __init__(self, transactions: Transactions, clock: Clock, ids: IdGenerator) -> None:
+        self._transactions = transactions
+        self._clock = clock
+        self._ids = ids
+
+    async def __call__(self, cmd: NewProgram) -> tuple[Program, bool]:
+        """The program, and whether it is new (a repeated ``id`` with the same fields returns it)."""
+        now = self._clock.now()
+        program_id = cmd.id or f"prog_{self._ids.new_id()}"
+        accounts = cmd.accounts or ProgramAccounts(
+            funding=f"{program_id}:funding", settlement=f"{program_id}:settlement", fx_fees=f"{program_id}:fx_fees"
+        )
+        program = Program(id=program_id, name=cmd.name, bin=cmd.bin, currency=cmd.currency,
+                          expiry_months=cmd.expiry_months, controls=cmd.controls, fx_markup_bps=cmd.fx_markup_bps,
+                          hold_seconds=cmd.hold_seconds, accounts=accounts, created_at=now)
+
+        async def work(uow: UnitOfWork) -> tuple[Program, bool]:
+            earlier = await uow.cards.get_program(program_id)
+            if earlier is not None:
+                if msgspec.structs.replace(earlier, created_at=now) != program:
+                    raise Conflict(f"program {program_id} exists with different fields", code="idempotency_conflict")
+                return earlier, False
+            if cmd.accounts is None:
+                for role, account_id in (("funding source", accounts.funding), ("network settlement",
+                                         accounts.settlement), ("FX fee revenue", accounts.fx_fees)):
+                    await uow.ledger.insert_account(open_account(NewAccount(
+                        id=account_id, currency=cmd.currency, name=f"{cmd.name}: {role}", flags=AccountFlags(),
+                    ), now))
+            else:
+                for account_id in (accounts.funding, accounts.settlement, accounts.fx_fees):
+                    account = await uow.ledger.get_account(account_id)
+                    if account is None or account.currency != cmd.currency:
+                        raise InvalidInput(f"ledger account {account_id} must exist in {cmd.currency}",
+                                           code="invalid_program_account")
+            await uow.cards.add_program(program)
+            return program, True
+
+        return await self._transactions.run(work)
+
+
+class ReadPrograms:
+    def __init__(self, transactions: Transactions) -> None:
+        self._transactions = transactions
+
+    async def get(self, program_id: str) -> Program:
+        async def read(uow: UnitOfWork) -> Program | None:
+            return await uow.cards.get_program(program_id)
+
+        return require(await self._transactions.run(read), "program", program_id, "program_not_found")

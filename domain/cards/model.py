@@ -1,0 +1,133 @@
+"""Programs, cardholders and cards.
+
+A program is a card product: its BIN, card currency, card lifetime, default controls, FX markup,
+how long an authorization hold lasts, and the ledger accounts money moves through. A cardholder
+passes KYC (``pending`` -> ``verified`` | ``rejected``) into a tier whose limits apply to all of
+their cards. A card is a token from the vault (never a PAN) with a state machine and a ledger
+account in the card currency that cannot go below zero.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import UTC, date, datetime
+from typing import Literal
+
+import msgspec
+
+from domain.cards.controls import Controls, SpendingLimit
+from domain.shared.errors import Conflict, InvalidInput
+from domain.shared.money import currency
+
+KycStatus = Literal["pending", "verified", "rejected"]
+CardState = Literal["inactive", "active", "paused", "closed"]
+DEFAULT_HOLD_SECONDS = 7 * 24 * 3600
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "inactive": frozenset({"active", "closed"}),
+    "active": frozenset({"paused", "closed"}),
+    "paused": frozenset({"active", "closed"}),
+    "closed": frozenset(),
+}
+
+# KYC tiers: limits over all of a cardholder's cards, in major units of the card currency.
+TIERS: dict[str, dict[str, int]] = {
+    "basic": {"daily": 1_000, "monthly": 5_000},
+    "standard": {"daily": 10_000, "monthly": 50_000},
+    "premium": {"daily": 100_000, "monthly": 500_000},
+}
+
+
+class ProgramAccounts(msgspec.Struct, frozen=True, kw_only=True):
+    funding: str  # where card fundings come from
+    settlement: str  # what the network is owed for cleared spending
+    fx_fees: str  # FX markup revenue
+
+
+class Program(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    name: str
+    bin: str
+    currency: str
+    expiry_months: int
+    controls: Controls = Controls()
+    fx_markup_bps: int = 0
+    hold_seconds: int = DEFAULT_HOLD_SECONDS
+    accounts: ProgramAccounts
+    created_at: datetime
+
+    def __post_init__(self) -> None:
+        currency(self.currency)
+        if not (self.bin.isdigit() and len(self.bin) in (6, 8) and self.bin[0] != "0"):
+            raise InvalidInput("a BIN is 6 or 8 digits and does not start with 0", code="invalid_bin")
+        if not 1 <= self.expiry_months <= 120:
+            raise InvalidInput("expiry_months is 1 to 120", code="invalid_expiry")
+        if not 0 <= self.fx_markup_bps <= 10_000:
+            raise InvalidInput("fx_markup_bps is 0 to 10,000", code="invalid_markup")
+        if not 60 <= self.hold_seconds <= 31 * 24 * 3600:
+            raise InvalidInput("hold_seconds is 60 seconds to 31 days", code="invalid_hold_expiry")
+
+    def expiry_for(self, issued: datetime) -> tuple[int, int]:
+        """(month, year) ``expiry_months`` after ``issued``'s month."""
+        months = issued.year * 12 + issued.month - 1 + self.expiry_months
+        return months % 12 + 1, months // 12
+
+
+class Cardholder(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    name: str
+    country: str
+    birth_date: date | None = None
+    email: str | None = None
+    kyc_status: KycStatus = "pending"
+    kyc_tier: str | None = None
+    created_at: datetime
+
+    def tier_controls(self, card_currency: str) -> Controls:
+        """The cardholder-level limits of their KYC tier, in minor units of ``card_currency``."""
+        if self.kyc_tier is None:
+            return Controls()
+        scale = 10 ** currency(card_currency).exponent
+        return Controls(spending_limits=tuple(
+            SpendingLimit(amount=amount * scale, interval=interval)  # type: ignore[arg-type]
+            for interval, amount in TIERS[self.kyc_tier].items()
+        ))
+
+
+def decide_kyc(cardholder: Cardholder, decision: KycStatus, tier: str | None) -> Cardholder:
+    if decision not in ("verified", "rejected"):
+        raise InvalidInput("a KYC decision is verified or rejected", code="invalid_kyc_decision")
+    if decision == "verified":
+        tier = tier or "basic"
+        if tier not in TIERS:
+            raise InvalidInput(f"unknown KYC tier {tier!r} (one of {', '.join(TIERS)})", code="invalid_kyc_tier")
+    return msgspec.structs.replace(cardholder, kyc_status=decision, kyc_tier=tier if decision == "verified" else None)
+
+
+class Card(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    cardholder_id: str
+    program_id: str
+    token: str
+    bin: str
+    last4: str
+    exp_month: int
+    exp_year: int
+    currency: str
+    state: CardState
+    controls: Controls = Controls()
+    account_id: str
+    created_at: datetime
+    updated_at: datetime
+
+    def expired(self, now: datetime) -> bool:
+        """A card is good through the last day of its expiry month (UTC)."""
+        last_day = calendar.monthrange(self.exp_year, self.exp_month)[1]
+        return now > datetime(self.exp_year, self.exp_month, last_day, 23, 59, 59, 999999, tzinfo=UTC)
+
+    def moved_to(self, state: CardState, now: datetime) -> Card:
+        if state == self.state:
+            return self
+        if state not in TRANSITIONS[self.state]:
+            raise Conflict(f"a card cannot go from {self.state} to {state}", code="invalid_card_transition")
+        return msgspec.structs.replace(self, state=state, updated_at=now)
