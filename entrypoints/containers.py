@@ -45,7 +45,19 @@ from application.ledger.open_account import OpenAccount
 from application.ledger.post_transfers import CoalescingPostTransfers, PostTransfers
 from application.ledger.read_ledger import ReadLedger
 from adapters.reveal_grants.jwt_signer import JwtRevealGrantSigner
+from application.cards.after_authorization import (
+    ClearTransaction,
+    ExpireAuthorizations,
+    IncrementAuthorization,
+    RefundTransaction,
+    ReverseAuthorization,
+)
+from application.cards.authorize import Authorize
+from application.cards.card_fx import CardFx
+from application.cards.cardholders import CreateCardholder, DecideKyc, ReadCardholders
+from application.cards.cards import FundCard, IssueCard, ReadCards, UpdateCard
 from application.cards.issue_reveal_grant import IssueRevealGrant
+from application.cards.programs import CreateProgram, ReadPrograms
 from entrypoints.settings import ConfigError, Settings
 from hsm.config import HsmConfig
 from hsm.session import Hsm
@@ -188,6 +200,34 @@ class CoreContainer(Shared):
         CreateQuote, fx_rates, fx_quotes, Shared.clock, Shared.ids, max_rate_age=Shared.settings.provided.fx.max_rate_age
     )
     fx_use_quote = providers.Singleton(UseQuote, fx_quotes, Shared.clock)
+    card_fx = providers.Singleton(
+        CardFx,
+        fx_rates,
+        max_rate_age=Shared.settings.provided.fx.max_rate_age,
+        rounding=Shared.settings.provided.fx.rounding,
+        fee_rounding=Shared.settings.provided.fx.fee_rounding,
+    )
+    cards_create_program = providers.Singleton(CreateProgram, transactions, Shared.clock, Shared.ids)
+    cards_read_programs = providers.Singleton(ReadPrograms, transactions)
+    cards_create_cardholder = providers.Singleton(
+        CreateCardholder, transactions, compliance_screen_subject, Shared.clock, Shared.ids
+    )
+    cards_decide_kyc = providers.Singleton(DecideKyc, transactions)
+    cards_read_cardholders = providers.Singleton(ReadCardholders, transactions)
+    cards_issue = providers.Singleton(
+        IssueCard, transactions, vault_client, compliance_subject_status, Shared.clock, Shared.ids
+    )
+    cards_update = providers.Singleton(UpdateCard, transactions, Shared.clock)
+    cards_fund = providers.Singleton(FundCard, transactions, Shared.clock)
+    cards_read = providers.Singleton(ReadCards, transactions)
+    cards_authorize = providers.Singleton(
+        Authorize, transactions, card_fx, compliance_subject_status, compliance_monitor, Shared.clock, Shared.ids
+    )
+    cards_increment = providers.Singleton(IncrementAuthorization, transactions, card_fx, Shared.clock, Shared.ids)
+    cards_reverse = providers.Singleton(ReverseAuthorization, transactions, card_fx, Shared.clock, Shared.ids)
+    cards_clear = providers.Singleton(ClearTransaction, transactions, card_fx, Shared.clock, Shared.ids)
+    cards_refund = providers.Singleton(RefundTransaction, transactions, card_fx, Shared.clock, Shared.ids)
+    cards_expire = providers.Singleton(ExpireAuthorizations, transactions, Shared.clock)
 
 
 class VaultContainer(Shared):

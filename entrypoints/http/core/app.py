@@ -18,6 +18,8 @@ from entrypoints.http.core.compliance import (
     compliance_lifespan,
     compliance_state,
 )
+from entrypoints.http.core.cards import CardholdersController, CardsController, ProgramsController
+from entrypoints.http.core.network import NetworkController
 from entrypoints.http.core.fx import FxController, seed_development_rates
 from entrypoints.http.core.ledger import LedgerController
 from entrypoints.http.security import Authenticator
@@ -28,7 +30,16 @@ DESCRIPTION = (
     "are RFC 9457 problem+json with a stable `code`."
 )
 
-ROUTES = [LedgerController, FxController, ComplianceController, ApiKeysController]
+ROUTES = [
+    LedgerController,
+    FxController,
+    ComplianceController,
+    ProgramsController,
+    CardholdersController,
+    CardsController,
+    NetworkController,
+    ApiKeysController,
+]
 
 
 def create_core_app(container: CoreContainer | None = None) -> Litestar:
@@ -43,11 +54,13 @@ def create_core_app(container: CoreContainer | None = None) -> Litestar:
         await database.open()
         await seed_development_rates(container)
         sweeper = asyncio.create_task(sweep_forever(container.ledger_expire_holds(), settings.sweep_seconds))
+        expiry = asyncio.create_task(sweep_forever(container.cards_expire(), settings.sweep_seconds))
         try:
             yield
         finally:
             sweeper.cancel()
-            await asyncio.gather(sweeper, return_exceptions=True)
+            expiry.cancel()
+            await asyncio.gather(sweeper, expiry, return_exceptions=True)
             await vault.close()
             await database.close()
 
@@ -57,7 +70,7 @@ def create_core_app(container: CoreContainer | None = None) -> Litestar:
         route_handlers=ROUTES,
         authenticator=Authenticator("core", api_keys.authenticate, settings.api_key_cache_seconds),
         readiness={"database": database.check, "vault": vault.ping},
-        lifespan=[resources, compliance_lifespan(container.compliance_screener())],
+        lifespan=[resources, compliance_lifespan(container)],
         max_body_bytes=settings.max_body_bytes,
         status_overrides=COMPLIANCE_STATUS_OVERRIDES,
         state={
