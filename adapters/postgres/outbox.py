@@ -1,0 +1,38 @@
+"""The transactional outbox on PostgreSQL (``core.events``, migration 0006).
+
+``PostgresOutbox`` writes on the connection of the core's unit of work, so events commit or roll
+back with the change they describe; the dispatcher (``events.py``) takes them from there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+from psycopg import AsyncConnection
+
+from domain.events import Event
+
+_encode = msgspec.json.Encoder().encode
+
+
+def columns(rows: Sequence[Sequence[Any]], width: int) -> tuple[list[Any], ...]:
+    """Row tuples to one list per column, as ``unnest`` wants them."""
+    return tuple([row[i] for row in rows] for i in range(width))
+
+
+class PostgresOutbox:
+    """One statement per call, whatever the number of events."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, events: Sequence[Event]) -> None:
+        if not events:
+            return
+        await self._conn.execute(
+            "INSERT INTO core.events (id, type, created_at, data) "
+            "SELECT i, t, c, d::jsonb FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::text[]) AS u(i, t, c, d)",
+            columns([(e.id, e.type, e.created_at, _encode(e.data).decode()) for e in events], 4),
+        )

@@ -1,0 +1,1 @@
+"""Use cases of events and webhooks: the dispatcher, subscriptions and deliveries."""
