@@ -103,10 +103,13 @@ class Receiver:
                     receiver.arrived.notify_all()
                 receiver.hold.wait(receiver.hold_timeout)
                 status = receiver.respond(self.path, n)
-                self.send_response(status)
-                self.send_header("content-length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
+                try:
+                    self.send_response(status)
+                    self.send_header("content-length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                except ConnectionError:  # the sender is gone (a killed dispatcher)
+                    pass
 
             def log_message(self, *args: object) -> None:
                 pass
