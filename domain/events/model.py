@@ -63,11 +63,17 @@ class Event(msgspec.Struct, frozen=True, kw_only=True):
             raise InvalidInput("an event's created_at must carry a time zone (UTC)")
         if not self.id:
             raise InvalidInput("an event needs an id")
+        # JSON-ready builtins only (times as RFC 3339 text, decimals as strings...), so the event
+        # reads back from any store exactly as it was written and is what receivers get.
+        data = msgspec.to_builtins(self.data)
+        if not isinstance(data, dict):
+            raise InvalidInput("an event's data must be an object")
+        msgspec.structs.force_setattr(self, "data", data)
 
     @classmethod
     def of(cls, *, id: str, type: str, at: datetime, resource: msgspec.Struct | Mapping[str, Any]) -> Event:
-        """An event whose data is ``resource`` as JSON-ready builtins (a struct's fields, times as
-        RFC 3339 text, decimals as strings), so what is stored is exactly what receivers get."""
+        """An event whose data is a snapshot of ``resource``: a struct's fields (or a mapping's
+        items) as JSON-ready builtins."""
         data = msgspec.to_builtins(resource)
         if not isinstance(data, dict):
             raise InvalidInput("an event's resource must be an object")

@@ -64,6 +64,14 @@ def test_event_of_a_struct_snapshot_is_json_ready() -> None:
     assert msgspec.json.decode(msgspec.json.encode(e), type=Event) == e
 
 
+def test_event_data_is_always_json_ready_builtins() -> None:
+    from decimal import Decimal
+
+    e = Event(id="e1", type=CARD_UPDATED, created_at=NOW, data={"at": NOW, "rate": Decimal("1.25"), "n": 3})
+    assert e.data == {"at": "2026-03-01T12:00:00Z", "rate": "1.25", "n": 3}
+    assert msgspec.json.decode(msgspec.json.encode(e), type=Event) == e
+
+
 def test_unknown_event_type_naive_time_and_empty_id_are_refused() -> None:
     with pytest.raises(InvalidInput, match="unknown event type"):
         Event(id="e1", type="card.exploded", created_at=NOW, data={})
