@@ -7,6 +7,7 @@ lifespan, not when the container is built.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from datetime import timedelta
 from importlib.metadata import version
@@ -18,11 +19,13 @@ from adapters.compliance_data import load_default_rules
 from adapters.postgres.api_keys import PostgresApiKeys
 from adapters.postgres.compliance import PostgresComplianceTransactions
 from adapters.postgres.database import Database
+from adapters.postgres.events import PostgresWebhookTransactions
 from adapters.postgres.fx import PostgresQuotes, PostgresRates
 from adapters.postgres.unit_of_work import PostgresTransactions
 from adapters.rates_ecb import EcbRateSource, ecb_source_at
 from adapters.system import SystemClock, SystemSecrets, UuidV7Ids
 from adapters.vault_http.client import HttpVaultClient
+from adapters.webhooks import HttpxWebhookSender, StandardWebhookSigner
 from application.access.manage_api_keys import ApiKeys
 from application.compliance.current_screener import CurrentScreener
 from application.compliance.ingest_list import IngestSanctionsList
@@ -34,6 +37,9 @@ from application.compliance.screen_name import ScreenName
 from application.compliance.screen_subject import ScreenSubject
 from application.compliance.subject_status import GetSubjectStatus
 from application.compliance.update_case import UpdateCase
+from application.events.dispatch import Dispatcher
+from application.events.manage_deliveries import ManageDeliveries
+from application.events.manage_subscriptions import ManageSubscriptions
 from application.fx.create_quote import CreateQuote
 from application.fx.read_rates import ReadRates
 from application.fx.refresh_rates import RefreshRates
@@ -58,6 +64,7 @@ from application.cards.cardholders import CreateCardholder, DecideKyc, ReadCardh
 from application.cards.cards import FundCard, IssueCard, ReadCards, UpdateCard
 from application.cards.issue_reveal_grant import IssueRevealGrant
 from application.cards.programs import CreateProgram, ReadPrograms
+from domain.events import RetryPolicy
 from entrypoints.settings import ConfigError, Settings
 from hsm.config import HsmConfig
 from hsm.session import Hsm
@@ -115,6 +122,16 @@ def _grant_verifier(settings: Settings, clock: SystemClock) -> GrantVerifier:
 
 def _reveal_limits(settings: Settings) -> RevealLimits:
     return RevealLimits(per_card=settings.reveal_limit_per_card, per_credential=settings.reveal_limit_per_credential)
+
+
+def _webhook_dispatcher(
+    transactions: PostgresWebhookTransactions, sender: HttpxWebhookSender, signer: StandardWebhookSigner,
+    clock: SystemClock, ids: UuidV7Ids, settings: Settings,
+) -> Dispatcher:
+    w = settings.webhooks
+    policy = RetryPolicy(max_attempts=w.max_attempts, backoff_base=w.backoff_base_seconds, backoff_max=w.backoff_max_seconds)
+    return Dispatcher(transactions, sender, signer, clock, ids, policy, timeout=w.timeout_seconds,
+                      batch_size=w.batch_size, jitter=random.random)
 
 
 def _software(hsm: Hsm) -> Callable[[], dict[str, Any]]:
@@ -200,6 +217,16 @@ class CoreContainer(Shared):
         CreateQuote, fx_rates, fx_quotes, Shared.clock, Shared.ids, max_rate_age=Shared.settings.provided.fx.max_rate_age
     )
     fx_use_quote = providers.Singleton(UseQuote, fx_quotes, Shared.clock)
+    webhook_transactions = providers.Singleton(PostgresWebhookTransactions, pool=database.provided.pool)
+    webhook_signer = providers.Singleton(StandardWebhookSigner)
+    webhook_sender = providers.Singleton(HttpxWebhookSender)
+    webhook_dispatcher = providers.Singleton(
+        _webhook_dispatcher, webhook_transactions, webhook_sender, webhook_signer, Shared.clock, Shared.ids, Shared.settings
+    )
+    webhook_subscriptions = providers.Singleton(
+        ManageSubscriptions, webhook_transactions, webhook_signer, Shared.clock, Shared.ids
+    )
+    webhook_deliveries = providers.Singleton(ManageDeliveries, webhook_transactions, Shared.clock)
     card_fx = providers.Singleton(
         CardFx,
         fx_rates,

@@ -147,6 +147,42 @@ def _rounding(env: Mapping[str, str], name: str) -> Rounding:
 
 
 @dataclass(frozen=True, kw_only=True)
+class WebhookSettings:
+    """The webhook dispatcher of each core process (docs/webhooks.md)."""
+
+    poll_seconds: float = 1.0
+    """How often the dispatcher looks for new events and due deliveries; 0 turns it off in this process."""
+    timeout_seconds: float = 10.0
+    max_attempts: int = 12
+    backoff_base_seconds: float = 5.0
+    backoff_max_seconds: float = 3600.0
+    batch_size: int = 100
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> WebhookSettings:
+        settings = cls(
+            poll_seconds=_float(env, "BURSAR_WEBHOOK_POLL_SECONDS", 1.0),
+            timeout_seconds=_float(env, "BURSAR_WEBHOOK_TIMEOUT_SECONDS", 10.0),
+            max_attempts=_int(env, "BURSAR_WEBHOOK_MAX_ATTEMPTS", 12),
+            backoff_base_seconds=_float(env, "BURSAR_WEBHOOK_BACKOFF_BASE_SECONDS", 5.0),
+            backoff_max_seconds=_float(env, "BURSAR_WEBHOOK_BACKOFF_MAX_SECONDS", 3600.0),
+            batch_size=_int(env, "BURSAR_WEBHOOK_BATCH_SIZE", 100),
+        )
+        checks = [
+            (settings.poll_seconds >= 0, "BURSAR_WEBHOOK_POLL_SECONDS must be 0 (off) or positive"),
+            (0 < settings.timeout_seconds <= 300, "BURSAR_WEBHOOK_TIMEOUT_SECONDS must be above 0 and at most 300"),
+            (1 <= settings.max_attempts <= 100, "BURSAR_WEBHOOK_MAX_ATTEMPTS must be 1 to 100"),
+            (0 < settings.backoff_base_seconds <= settings.backoff_max_seconds,
+             "BURSAR_WEBHOOK_BACKOFF_BASE_SECONDS must be positive and at most BURSAR_WEBHOOK_BACKOFF_MAX_SECONDS"),
+            (1 <= settings.batch_size <= 1000, "BURSAR_WEBHOOK_BATCH_SIZE must be 1 to 1000"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+        return settings
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     env: str
     data_dir: Path
@@ -178,6 +214,7 @@ class Settings:
     reveal_limit_per_card: str = "10/minute"
     reveal_limit_per_credential: str = "6000/minute"
     fx: FxSettings = field(default_factory=FxSettings)
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -223,6 +260,7 @@ class Settings:
             reveal_limit_per_card=env.get("BURSAR_REVEAL_LIMIT_PER_CARD", "10/minute"),
             reveal_limit_per_credential=env.get("BURSAR_REVEAL_LIMIT_PER_CREDENTIAL", "6000/minute"),
             fx=FxSettings.from_env(env, env.get("BURSAR_ENV", "development")),
+            webhooks=WebhookSettings.from_env(env),
         )
 
 
@@ -238,3 +276,16 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ConfigError(f"{name} must be a finite number, got {raw!r}")
+    return value

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import TypeVar
 
+from adapters.memory.events import EventState, InMemoryOutbox
 from domain.ledger import (
     Account,
     Balances,
@@ -128,20 +129,25 @@ class InMemoryLedger:
 
 
 class InMemoryUnitOfWork:
-    def __init__(self, state: LedgerState) -> None:
+    def __init__(self, state: LedgerState, events: EventState | None = None) -> None:
         self.ledger = InMemoryLedger(state)
+        self.outbox = InMemoryOutbox(events if events is not None else EventState())
 
 
 class InMemoryTransactions:
-    def __init__(self, state: LedgerState | None = None) -> None:
+    def __init__(self, state: LedgerState | None = None, events: EventState | None = None) -> None:
         self.state = state or LedgerState()
+        self.events = events if events is not None else EventState()
         self._lock = asyncio.Lock()
 
     async def run(self, work: Callable[[InMemoryUnitOfWork], Awaitable[T]]) -> T:
         async with self._lock:
             before = self.state.copy()
             try:
-                return await work(InMemoryUnitOfWork(self.state))
+                uow = InMemoryUnitOfWork(self.state, self.events)
+                result = await work(uow)
+                uow.outbox.publish()  # events become visible on commit only
+                return result
             except BaseException:
                 self.state.restore(before)
                 raise

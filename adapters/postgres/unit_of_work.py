@@ -13,6 +13,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from adapters.postgres.cards import PostgresCards
 from adapters.postgres.ledger import PostgresLedger
+from adapters.postgres.outbox import PostgresOutbox
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ class PostgresUnitOfWork:
     def __init__(self, conn) -> None:
         self.ledger = PostgresLedger(conn)
         self.cards = PostgresCards(conn)
+        self.outbox = PostgresOutbox(conn)
 
 
 class PostgresTransactions:

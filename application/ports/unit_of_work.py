@@ -4,6 +4,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
 from application.ports.cards import CardsRepository
+from application.ports.events import Outbox
 from application.ports.ledger import LedgerRepository
 
 T = TypeVar("T")
@@ -14,6 +15,8 @@ class UnitOfWork(Protocol):
 
     ledger: LedgerRepository
     cards: CardsRepository
+    outbox: Outbox
+    """Events written here commit or roll back with the rest of the unit of work."""
 
 
 class Transactions(Protocol):

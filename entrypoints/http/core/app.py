@@ -22,6 +22,7 @@ from entrypoints.http.core.cards import CardholdersController, CardsController, 
 from entrypoints.http.core.network import NetworkController
 from entrypoints.http.core.fx import FxController, seed_development_rates
 from entrypoints.http.core.ledger import LedgerController
+from entrypoints.http.core.webhooks import WebhooksController, webhook_lifespan
 from entrypoints.http.security import Authenticator
 
 DESCRIPTION = (
@@ -38,6 +39,7 @@ ROUTES = [
     CardholdersController,
     CardsController,
     NetworkController,
+    WebhooksController,
     ApiKeysController,
 ]
 
@@ -70,7 +72,7 @@ def create_core_app(container: CoreContainer | None = None) -> Litestar:
         route_handlers=ROUTES,
         authenticator=Authenticator("core", api_keys.authenticate, settings.api_key_cache_seconds),
         readiness={"database": database.check, "vault": vault.ping},
-        lifespan=[resources, compliance_lifespan(container)],
+        lifespan=[resources, compliance_lifespan(container), webhook_lifespan(container)],
         max_body_bytes=settings.max_body_bytes,
         status_overrides=COMPLIANCE_STATUS_OVERRIDES,
         state={
