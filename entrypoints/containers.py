@@ -244,7 +244,7 @@ class CoreContainer(Shared):
     cards_issue = providers.Singleton(
         IssueCard, transactions, vault_client, compliance_subject_status, Shared.clock, Shared.ids
     )
-    cards_update = providers.Singleton(UpdateCard, transactions, Shared.clock)
+    cards_update = providers.Singleton(UpdateCard, transactions, Shared.clock, Shared.ids)
     cards_fund = providers.Singleton(FundCard, transactions, Shared.clock)
     cards_read = providers.Singleton(ReadCards, transactions)
     cards_authorize = providers.Singleton(
@@ -254,7 +254,7 @@ class CoreContainer(Shared):
     cards_reverse = providers.Singleton(ReverseAuthorization, transactions, card_fx, Shared.clock, Shared.ids)
     cards_clear = providers.Singleton(ClearTransaction, transactions, card_fx, Shared.clock, Shared.ids)
     cards_refund = providers.Singleton(RefundTransaction, transactions, card_fx, Shared.clock, Shared.ids)
-    cards_expire = providers.Singleton(ExpireAuthorizations, transactions, Shared.clock)
+    cards_expire = providers.Singleton(ExpireAuthorizations, transactions, Shared.clock, Shared.ids)
 
 
 class VaultContainer(Shared):

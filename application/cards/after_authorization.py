@@ -15,13 +15,14 @@ from typing import Any
 import msgspec
 
 from application.cards.card_fx import CardFx
-from application.cards.common import request_hash, require, same_request
+from application.cards.common import publish, request_hash, require, same_request
 from application.ports.clock import Clock, IdGenerator
 from application.ports.unit_of_work import Transactions, UnitOfWork
 from domain.cards.authorization import Merchant
 from domain.cards.controls import headroom
 from domain.cards.model import Card, Program
 from domain.cards.records import Authorization, CardTransaction
+from domain.events import AUTHORIZATION_EXPIRED, AUTHORIZATION_REVERSED, TRANSACTION_CLEARED, TRANSACTION_REFUNDED
 from domain.fx import Rate
 from domain.ledger import CreateTransfer, LedgerItem, ResolvePending, execute_batch
 from domain.shared.errors import Conflict, DomainError
@@ -190,6 +191,7 @@ class ReverseAuthorization(_Network):
                 status="pending" if left > 0 else "reversed", hold_transfer_id=new_hold or auth.hold_transfer_id,
                 updated_at=now)
             await _update(uow, updated, new_hold)
+            await publish(uow, self._ids, AUTHORIZATION_REVERSED, now, updated)
             return _answer(updated, True, "00")
 
         return await self._once(msg.message_id, "reversal", {"authorization_id": auth_id, **msgspec.to_builtins(msg)},
@@ -259,6 +261,7 @@ class ClearTransaction(_Network):
                                  transfer_ids=tuple(transfer_ids), shortfall=shortfall, merchant=msg.merchant,
                                  created_at=now)
             await uow.cards.add_transaction(tx)
+            await publish(uow, self._ids, TRANSACTION_CLEARED, now, tx)
             return _transaction_view(tx)
 
         return await self._once(msg.message_id, "clearing", msgspec.to_builtins(msg), work)
@@ -296,6 +299,7 @@ class RefundTransaction(_Network):
                                  card_currency=card.currency, transfer_ids=(item.id,), merchant=msg.merchant,
                                  created_at=now)
             await uow.cards.add_transaction(tx)
+            await publish(uow, self._ids, TRANSACTION_REFUNDED, now, tx)
             return _transaction_view(tx)
 
         return await self._once(msg.message_id, "refund", msgspec.to_builtins(msg), work)
@@ -304,9 +308,10 @@ class RefundTransaction(_Network):
 class ExpireAuthorizations:
     """Mark authorizations whose hold expired; the ledger releases the hold itself at expiry."""
 
-    def __init__(self, transactions: Transactions, clock: Clock, batch: int = 500) -> None:
+    def __init__(self, transactions: Transactions, clock: Clock, ids: IdGenerator, batch: int = 500) -> None:
         self._transactions = transactions
         self._clock = clock
+        self._ids = ids
         self._batch = batch
 
     async def __call__(self) -> int:
@@ -317,8 +322,10 @@ class ExpireAuthorizations:
                 auth = await uow.cards.get_authorization(auth_id, lock=True)
                 if auth is None or auth.status != "pending":
                     continue
-                await uow.cards.update_authorization(msgspec.structs.replace(
-                    auth, status="expired", held=0, counted=auth.cleared, updated_at=now))
+                expired_auth = msgspec.structs.replace(auth, status="expired", held=0, counted=auth.cleared,
+                                                       updated_at=now)
+                await uow.cards.update_authorization(expired_auth)
+                await publish(uow, self._ids, AUTHORIZATION_EXPIRED, now, expired_auth)
                 expired += 1
             return expired
 

@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 
 from application.cards.card_fx import CardFx
-from application.cards.common import request_hash, same_request
+from application.cards.common import publish, request_hash, same_request
 from application.ports.clock import Clock, IdGenerator
 from application.ports.compliance import ActivityMonitor, SubjectStatuses
 from application.ports.unit_of_work import Transactions, UnitOfWork
@@ -26,6 +26,7 @@ from domain.cards.authorization import AuthorizationRequest, Context, Decision, 
 from domain.cards.model import Card, Program
 from domain.cards.records import Authorization
 from domain.compliance.monitoring import ActivityEvent
+from domain.events import AUTHORIZATION_APPROVED, AUTHORIZATION_DECLINED
 from domain.fx.conversion import Conversion
 from domain.ledger import CreateTransfer, LedgerSnapshot, execute_batch
 from domain.shared.errors import DomainError
@@ -125,6 +126,8 @@ class Authorize:
                     await uow.ledger.save(outcome)
             auth = _record(auth_id, request, locked_card, decision, hold.id, program, now)
             await uow.cards.add_authorization(auth)
+            await publish(uow, self._ids, AUTHORIZATION_APPROVED if auth.approved else AUTHORIZATION_DECLINED,
+                          now, auth)
             response = response_of(auth, decision, locked_card)
             await uow.cards.remember_message(request.message_id, "authorization", digest, raw, response, now)
             return response, auth

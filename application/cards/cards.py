@@ -11,7 +11,7 @@ import uuid
 
 import msgspec
 
-from application.cards.common import CardBalance, card_balance, require
+from application.cards.common import CardBalance, card_balance, publish, require
 from application.ports.clock import Clock, IdGenerator
 from application.ports.compliance import SubjectStatuses
 from application.ports.unit_of_work import Transactions, UnitOfWork
@@ -19,6 +19,7 @@ from application.ports.vault import VaultClient
 from domain.cards.controls import Controls
 from domain.cards.model import Card, CardState
 from domain.cards.records import Authorization, CardTransaction
+from domain.events import CARD_CREATED, CARD_UPDATED
 from domain.ledger import AccountFlags, CreateTransfer, ItemResult, NewAccount, execute_batch, open_account
 from domain.shared.errors import Conflict, InvalidInput
 
@@ -83,6 +84,7 @@ class IssueCard:
                 metadata={"card_id": card.id, "cardholder_id": holder.id},
             ), now))
             await uow.cards.add_card(card)
+            await publish(uow, self._ids, CARD_CREATED, now, card)
             return card, True
 
         return await self._transactions.run(work)
@@ -100,9 +102,10 @@ class CardChange(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class UpdateCard:
-    def __init__(self, transactions: Transactions, clock: Clock) -> None:
+    def __init__(self, transactions: Transactions, clock: Clock, ids: IdGenerator) -> None:
         self._transactions = transactions
         self._clock = clock
+        self._ids = ids
 
     async def __call__(self, card_id: str, change: CardChange) -> Card:
         async def work(uow: UnitOfWork) -> Card:
@@ -113,6 +116,7 @@ class UpdateCard:
                 updated = msgspec.structs.replace(updated, controls=change.controls, updated_at=now)
             if updated != card:
                 await uow.cards.update_card(updated)
+                await publish(uow, self._ids, CARD_UPDATED, now, updated)
             return updated
 
         return await self._transactions.run(work)

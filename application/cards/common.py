@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 
+from domain.events import Event
 from domain.ledger import Account
 from domain.shared.errors import Conflict, NotFound
 
@@ -39,3 +40,8 @@ def require(found, what: str, ident: str, code: str):
     if found is None:
         raise NotFound(f"no {what} {ident}", code=code)
     return found
+
+
+async def publish(uow, ids, event_type: str, at, resource) -> None:
+    """Write an event to the outbox, in the caller's transaction (committed with the change)."""
+    await uow.outbox.add([Event.of(id=ids.new_id(), type=event_type, at=at, resource=resource)])

@@ -124,8 +124,12 @@ def test_cardholder_to_refund_through_the_vault_with_reveal_and_audit(running_st
     assert [(a["id"], a["status"]) for a in listed] == [(auth["authorization_id"], "closed")]
     assert listed[0]["ledger_transfer_ids"]
 
-    # The core's tables never hold the PAN.
+    # The core's tables never hold the PAN; every state change wrote its event in its transaction.
     with psycopg.connect(database.admin_url) as conn:
+        events = [t for (t,) in conn.execute(
+            "SELECT type FROM core.events WHERE data->>'id' = %s OR data->>'card_id' = %s ORDER BY id",
+            (card["id"], card["id"])).fetchall()]
+        assert events == ["card.created", "authorization.approved", "transaction.cleared", "transaction.refunded"]
         tables = conn.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'core'").fetchall()
         for (table,) in tables:
             hits = conn.execute(f'SELECT count(*) FROM core."{table}" t WHERE t::text LIKE %s', (f"%{pan}%",)).fetchone()
