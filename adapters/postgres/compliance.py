@@ -9,20 +9,16 @@ of milliseconds.
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import logging
-import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
 import msgspec
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool
 
-from adapters.postgres.unit_of_work import TRANSIENT
+from adapters.postgres.unit_of_work import PostgresTransactions
 from application.ports.compliance import ListVersion
 from domain.compliance.cases import Case, CaseEvent, CaseKind, CaseStatus
 from domain.compliance.monitoring import ActivityEvent, Alert, RuleSet, RuleSetVersion
@@ -31,7 +27,6 @@ from domain.compliance.screening import Match
 from domain.compliance.subjects import ClearedMatch, StatusChange, Subject, SubjectScreening, SubjectStatus
 
 T = TypeVar("T")
-log = logging.getLogger(__name__)
 
 _encode = msgspec.json.Encoder().encode
 
@@ -317,21 +312,8 @@ class PostgresComplianceUnitOfWork:
         self.rules = PostgresRuleSets(conn)
 
 
-class PostgresComplianceTransactions:
+class PostgresComplianceTransactions(PostgresTransactions):
     """ComplianceTransactions on a pool: one connection and transaction per run, retried when transient."""
 
-    def __init__(self, pool: AsyncConnectionPool, attempts: int = 8) -> None:
-        self._pool = pool
-        self._attempts = attempts
-
-    async def run(self, work: Callable[[PostgresComplianceUnitOfWork], Awaitable[T]]) -> T:
-        for attempt in range(1, self._attempts + 1):
-            try:
-                async with self._pool.connection() as conn, conn.transaction():
-                    return await work(PostgresComplianceUnitOfWork(conn))
-            except TRANSIENT as exc:
-                if attempt == self._attempts:
-                    raise
-                log.info("retrying compliance transaction after %s (attempt %d)", type(exc).__name__, attempt)
-                await asyncio.sleep(random.uniform(0, 0.002 * 2**attempt))
-        raise AssertionError("unreachable")
+    unit_of_work = PostgresComplianceUnitOfWork
+    label = "compliance transaction"

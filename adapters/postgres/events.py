@@ -9,25 +9,19 @@ never hold the same event or delivery at once.
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import logging
-import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
 from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
 
 from adapters.postgres.outbox import columns as _columns
-from adapters.postgres.unit_of_work import TRANSIENT
+from adapters.postgres.unit_of_work import PostgresTransactions
 from application.ports.events import ClaimedDelivery
 from domain.events import Delivery, DeliveryAttempt, Event, Subscription
 
-T = TypeVar("T")
-log = logging.getLogger(__name__)
 
 _decode_data = msgspec.json.Decoder(dict[str, Any]).decode
 
@@ -218,21 +212,8 @@ class PostgresWebhookUnitOfWork:
         self.deliveries = PostgresDeliveries(conn)
 
 
-class PostgresWebhookTransactions:
+class PostgresWebhookTransactions(PostgresTransactions):
     """WebhookTransactions on a pool: one connection and transaction per run, retried when transient."""
 
-    def __init__(self, pool: AsyncConnectionPool, attempts: int = 8) -> None:
-        self._pool = pool
-        self._attempts = attempts
-
-    async def run(self, work: Callable[[PostgresWebhookUnitOfWork], Awaitable[T]]) -> T:
-        for attempt in range(1, self._attempts + 1):
-            try:
-                async with self._pool.connection() as conn, conn.transaction():
-                    return await work(PostgresWebhookUnitOfWork(conn))
-            except TRANSIENT as exc:
-                if attempt == self._attempts:
-                    raise
-                log.info("retrying webhook transaction after %s (attempt %d)", type(exc).__name__, attempt)
-                await asyncio.sleep(random.uniform(0, 0.002 * 2**attempt))
-        raise AssertionError("unreachable")
+    unit_of_work = PostgresWebhookUnitOfWork
+    label = "webhook transaction"

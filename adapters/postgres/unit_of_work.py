@@ -6,9 +6,9 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from psycopg import errors
+from psycopg import AsyncConnection, errors
 from psycopg_pool import AsyncConnectionPool
 
 from adapters.postgres.cards import PostgresCards
@@ -24,25 +24,33 @@ TRANSIENT = (errors.DeadlockDetected, errors.SerializationFailure, errors.Unique
 
 
 class PostgresUnitOfWork:
-    def __init__(self, conn) -> None:
+    def __init__(self, conn: AsyncConnection) -> None:
         self.ledger = PostgresLedger(conn)
         self.cards = PostgresCards(conn)
         self.outbox = PostgresOutbox(conn)
 
 
 class PostgresTransactions:
+    """Transactions on a pool: one connection and transaction per run, retried when transient.
+
+    Each bounded context runs its own unit of work this way: subclasses name it (``unit_of_work``).
+    """
+
+    unit_of_work: Callable[[AsyncConnection], Any] = PostgresUnitOfWork
+    label = "transaction"
+
     def __init__(self, pool: AsyncConnectionPool, attempts: int = 8) -> None:
         self._pool = pool
         self._attempts = attempts
 
-    async def run(self, work: Callable[[PostgresUnitOfWork], Awaitable[T]]) -> T:
+    async def run(self, work: Callable[[Any], Awaitable[T]]) -> T:
         for attempt in range(1, self._attempts + 1):
             try:
                 async with self._pool.connection() as conn, conn.transaction():
-                    return await work(PostgresUnitOfWork(conn))
+                    return await work(self.unit_of_work(conn))
             except TRANSIENT as exc:
                 if attempt == self._attempts:
                     raise
-                log.info("retrying transaction after %s (attempt %d)", type(exc).__name__, attempt)
+                log.info("retrying %s after %s (attempt %d)", self.label, type(exc).__name__, attempt)
                 await asyncio.sleep(random.uniform(0, 0.002 * 2**attempt))
         raise AssertionError("unreachable")
