@@ -78,37 +78,27 @@ class _Network:
 
         return await self._transactions.run(run)
 
-    def _card_amount(self, auth: Authorization | None, amount: int, currency: str, card: Card, program: Program,
-                     now: datetime, markup: bool = True) -> tuple[int, int]:
-        """(card amount with fee, fee) for ``amount`` of ``currency``: at the authorization's rate when
-        there is one, so its legs reconcile; same currency costs nothing."""
+    async def _priced(self, auth: Authorization | None, amount: int, currency: str, card: Card, program: Program,
+                      now: datetime, markup: bool = True) -> tuple[int, int]:
+        """(card amount with fee, fee) for ``amount`` of ``currency``. Same currency costs nothing; in the
+        authorization's currency it is priced at the authorization's rate, so its legs reconcile;
+        otherwise at the current rate."""
         if currency == card.currency:
             return amount, 0
-        if auth is None or auth.rate is None or auth.currency != currency:
-            raise _NeedsCurrentRate
-        rate = Rate(base=currency, quote=card.currency, value=Decimal(auth.rate), source="authorization",
-                    as_of=auth.created_at, fetched_at=auth.created_at)
-        conversion = self._fx.convert_at(Money(amount=amount, currency=currency), rate,
-                                         program.fx_markup_bps if markup else 0)
+        money, markup_bps = Money(amount=amount, currency=currency), program.fx_markup_bps if markup else 0
+        if auth is not None and auth.rate is not None and auth.currency == currency:
+            rate = Rate(base=currency, quote=card.currency, value=Decimal(auth.rate), source="authorization",
+                        as_of=auth.created_at, fetched_at=auth.created_at)
+            conversion = self._fx.convert_at(money, rate, markup_bps)
+        else:
+            conversion = await self._fx.convert(money, card.currency, markup_bps, now)
         return conversion.total.amount, conversion.fee.amount
-
-    async def _priced(self, auth, amount, currency, card, program, now, markup=True) -> tuple[int, int]:
-        try:
-            return self._card_amount(auth, amount, currency, card, program, now, markup)
-        except _NeedsCurrentRate:
-            conversion = await self._fx.convert(Money(amount=amount, currency=currency), card.currency,
-                                                program.fx_markup_bps if markup else 0, now)
-            return conversion.total.amount, conversion.fee.amount
 
     async def _load(self, uow: UnitOfWork, auth_id: str) -> tuple[Authorization, Card, Program]:
         auth = require(await uow.cards.get_authorization(auth_id, lock=True), "authorization", auth_id,
                        "authorization_not_found")
-        card = await uow.cards.get_card(auth.card_id)
+        card = await uow.cards.get_card(auth.card_id, lock=True)  # serializes limit checks per card
         return auth, card, await uow.cards.get_program(card.program_id)
-
-
-class _NeedsCurrentRate(Exception):
-    pass
 
 
 def _rehold(auth: Authorization, card: Card, program: Program, amount: int, message_id: str,
@@ -140,6 +130,11 @@ def _live(auth: Authorization, now: datetime) -> bool:
     return auth.status == "pending" and auth.expires_at is not None and auth.expires_at > now
 
 
+def _closed_reason(auth: Authorization) -> str:
+    """Why an authorization no longer takes increments or reversals."""
+    return f"authorization_{'expired' if auth.status == 'pending' else auth.status}"
+
+
 def _answer(auth: Authorization, approved: bool, code: str, reason: str | None = None) -> dict[str, Any]:
     return {"authorization_id": auth.id, "approved": approved, "response_code": code,
             "approved_amount": auth.approved_amount, "card_amount": auth.held, "card_currency": auth.card_currency,
@@ -151,9 +146,8 @@ class IncrementAuthorization(_Network):
         async def work(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
             auth, card, program = await self._load(uow, auth_id)
             if not _live(auth, now):
-                return _answer(auth, False, "12", f"authorization_{'expired' if auth.status == 'pending' else auth.status}")
-            await uow.cards.get_card(card.id, lock=True)
-            extra, _ = self._card_amount(auth, msg.amount, auth.currency, card, program, now)
+                return _answer(auth, False, "12", _closed_reason(auth))
+            extra, _ = await self._priced(auth, msg.amount, auth.currency, card, program, now)
             room = headroom(card.controls.merged_over(program.controls),
                             await uow.cards.usage(card_id=card.id, now=now))
             if room is not None and extra > room:
@@ -176,11 +170,11 @@ class ReverseAuthorization(_Network):
         async def work(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
             auth, card, program = await self._load(uow, auth_id)
             if not _live(auth, now):
-                return _answer(auth, False, "12", f"authorization_{'expired' if auth.status == 'pending' else auth.status}")
+                return _answer(auth, False, "12", _closed_reason(auth))
             if msg.amount is None or msg.amount >= auth.approved_amount:
                 release, merchant_left = auth.held, 0
             else:
-                release, _ = self._card_amount(auth, msg.amount, auth.currency, card, program, now)
+                release, _ = await self._priced(auth, msg.amount, auth.currency, card, program, now)
                 release, merchant_left = min(release, auth.held), auth.approved_amount - msg.amount
             left = auth.held - release
             items, new_hold = _rehold(auth, card, program, left, msg.message_id, now)
@@ -222,10 +216,13 @@ class ClearTransaction(_Network):
                     raise Conflict("the authorization belongs to another card", code="authorization_card_mismatch")
             amount, fee = await self._priced(auth, msg.amount, msg.currency, card, program, now)
             tx_id = f"txn_{self._ids.new_id()}"
-            settle = lambda suffix, value: CreateTransfer(  # noqa: E731
-                id=f"{tx_id}:{suffix}", debit_account_id=card.account_id, credit_account_id=program.accounts.settlement,
-                amount=value, currency=card.currency, code="card_clearing", metadata={"transaction_id": tx_id},
-                linked=fee > 0)
+
+            def settle(suffix: str, value: int) -> CreateTransfer:
+                return CreateTransfer(id=f"{tx_id}:{suffix}", debit_account_id=card.account_id,
+                                      credit_account_id=program.accounts.settlement, amount=value,
+                                      currency=card.currency, code="card_clearing",
+                                      metadata={"transaction_id": tx_id}, linked=fee > 0)
+
             fee_leg = [CreateTransfer(id=f"{tx_id}:fx_fee", debit_account_id=program.accounts.settlement,
                                       credit_account_id=program.accounts.fx_fees, amount=fee, currency=card.currency,
                                       code="fx_fee", metadata={"transaction_id": tx_id})] if fee > 0 else []

@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 
 from application.cards.card_fx import CardFx
-from application.cards.common import publish, request_hash, same_request
+from application.cards.common import card_balance, publish, request_hash, same_request
 from application.ports.clock import Clock, IdGenerator
 from application.ports.compliance import ActivityMonitor, SubjectStatuses
 from application.ports.unit_of_work import Transactions, UnitOfWork
@@ -36,12 +36,11 @@ log = logging.getLogger("bursar.cards.authorize")
 
 
 def available_in(snapshot: LedgerSnapshot, account_id: str, now: datetime) -> int:
-    """Posted credits minus posted and pending debits, not counting holds already past expiry."""
-    b = snapshot.accounts[account_id].balances
+    """The card's available balance, not counting holds already past expiry."""
     expired = sum(h.amount for h in snapshot.holds.values()
                   if h.debit_account_id == account_id and h.state == "pending" and h.expires_at is not None
                   and h.expires_at <= now)
-    return b.credits_posted - b.debits_posted - (b.debits_pending - expired)
+    return card_balance(snapshot.accounts[account_id]).available + expired
 
 
 def response_of(auth: Authorization | None, decision: Decision, card: Card | None) -> dict[str, Any]:

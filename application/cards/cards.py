@@ -23,7 +23,7 @@ from domain.events import CARD_CREATED, CARD_UPDATED
 from domain.ledger import AccountFlags, CreateTransfer, ItemResult, NewAccount, execute_batch, open_account
 from domain.shared.errors import Conflict, InvalidInput
 
-_CARD_IDS = uuid.UUID("6f1d2a8e-5b8c-4c53-9a57-3f0f8a1c2b11")
+_REQUEST_IDS = uuid.UUID("6f1d2a8e-5b8c-4c53-9a57-3f0f8a1c2b11")
 
 
 class NewCard(msgspec.Struct, frozen=True, kw_only=True):
@@ -33,11 +33,12 @@ class NewCard(msgspec.Struct, frozen=True, kw_only=True):
     state: CardState = "active"
 
 
-def card_id_for(scope: str, idempotency_key: str | None, ids: IdGenerator) -> str:
-    """A repeat of the same request (same caller, same Idempotency-Key) names the same card."""
+def id_for(prefix: str, scope: str, idempotency_key: str | None, ids: IdGenerator) -> str:
+    """A new record's id; a repeat of the same request (same caller and route, same Idempotency-Key)
+    names the same record, so creating it again finds the first one."""
     if idempotency_key is None:
-        return f"card_{ids.new_id()}"
-    return f"card_{uuid.uuid5(_CARD_IDS, f'{scope}:{idempotency_key}')}"
+        return f"{prefix}_{ids.new_id()}"
+    return f"{prefix}_{uuid.uuid5(_REQUEST_IDS, f'{scope}:{idempotency_key}')}"
 
 
 class IssueCard:

@@ -86,8 +86,9 @@ def decide(request: AuthorizationRequest, ctx: Context, now: datetime) -> Decisi
     merchant = check_merchant(controls, request.merchant.mcc, request.merchant.country)
     if merchant is not None:
         return decline(merchant.response_code, merchant.reason)
-    if ctx.fx_error is None:
-        card_amount = ctx.conversion.total.amount if ctx.conversion else request.amount
+    conversion = ctx.conversion
+    card_amount = conversion.total.amount if conversion else request.amount
+    if ctx.fx_error is None:  # without a rate, the amount in card currency is unknown: FX declines below
         if _over(controls, ctx.card_usage, card_amount) or _over(holder_controls, ctx.holder_usage, card_amount):
             return decline("61", "spending_limit_exceeded")
     count = check_count(controls, ctx.card_usage)
@@ -97,8 +98,6 @@ def decide(request: AuthorizationRequest, ctx: Context, now: datetime) -> Decisi
         return decline("59", "monitoring:" + ",".join(ctx.monitoring_hits))
     if ctx.fx_error is not None:
         return decline("05", ctx.fx_error)
-    conversion = ctx.conversion
-    card_amount = conversion.total.amount if conversion else request.amount
     if card_amount <= ctx.available:
         return _approve(APPROVED, request.amount, conversion, card_amount)
     if not request.partial_allowed or ctx.available <= 0:

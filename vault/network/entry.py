@@ -66,7 +66,6 @@ class NetworkEntry:
             token = await self._cards.lookup(pan)
         except VaultError:  # not a card number at all (length, digits, Luhn)
             token = None
-        del pan
         if token is None:
             return 200, decline("14", "invalid_card"), "application/json"
         message["card_token"] = token

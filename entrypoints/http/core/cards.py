@@ -12,7 +12,7 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 from msgspec import Meta
 
 from application.cards.cardholders import NewCardholder
-from application.cards.cards import CardChange, Funding, NewCard, card_id_for
+from application.cards.cards import CardChange, Funding, NewCard, id_for
 from application.cards.programs import NewProgram
 from domain.cards.controls import Controls
 from domain.cards.model import Card, Cardholder, Program, ProgramAccounts
@@ -162,8 +162,7 @@ class CardholdersController(Controller):
     @post("/v1/cardholders", opt=roles("app", "ops"), summary="Create a cardholder, screened at once")
     async def create(self, state: State, request: Request, data: JSONBody[CardholderIn],
                      idempotency_key: IdempotencyKey = None) -> Response[CardholderOut]:
-        holder_id = card_id_for(_scope(request, "cardholders"), idempotency_key, state.container.ids()).replace(
-            "card_", "ch_", 1)
+        holder_id = id_for("ch", _scope(request, "cardholders"), idempotency_key, state.container.ids())
         created = await state.container.cards_create_cardholder()(
             NewCardholder(name=data.name, country=data.country, birth_date=data.birth_date, email=data.email,
                           id=holder_id), actor=current_principal(request).key_id)
@@ -185,7 +184,7 @@ class CardsController(Controller):
     @post("/v1/cards", opt=roles("app"), summary="Issue a virtual card (the PAN stays in the vault)")
     async def issue(self, state: State, request: Request, data: JSONBody[CardIn],
                     idempotency_key: IdempotencyKey = None) -> Response[CardOut]:
-        card_id = card_id_for(_scope(request, "cards"), idempotency_key, state.container.ids())
+        card_id = id_for("card", _scope(request, "cards"), idempotency_key, state.container.ids())
         card, created = await state.container.cards_issue()(
             NewCard(cardholder_id=data.cardholder_id, program_id=data.program_id, controls=data.controls,
                     state=data.state), card_id)

@@ -39,6 +39,6 @@ class MetricsController(Controller):
     tags = ["operations"]
     opt = roles("auditor", "admin")
 
-    @get("/metrics", summary="Prometheus metrics", include_in_schema=True)
+    @get("/metrics", summary="Prometheus metrics")
     async def metrics(self, state: State) -> Response[bytes]:
         return Response(generate_latest(state.metrics), media_type=CONTENT_TYPE_LATEST)
