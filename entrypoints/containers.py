@@ -25,7 +25,7 @@ from adapters.postgres.unit_of_work import PostgresTransactions
 from adapters.rates_ecb import EcbRateSource, ecb_source_at
 from adapters.system import SystemClock, SystemSecrets, UuidV7Ids
 from adapters.vault_http.client import HttpVaultClient
-from adapters.webhooks import HttpxWebhookSender, StandardWebhookSigner
+from adapters.webhooks import HttpxDecisionClient, HttpxWebhookSender, StandardWebhookSigner
 from application.access.manage_api_keys import ApiKeys
 from application.compliance.current_screener import CurrentScreener
 from application.compliance.ingest_list import IngestSanctionsList
@@ -220,6 +220,7 @@ class CoreContainer(Shared):
     webhook_transactions = providers.Singleton(PostgresWebhookTransactions, pool=database.provided.pool)
     webhook_signer = providers.Singleton(StandardWebhookSigner)
     webhook_sender = providers.Singleton(HttpxWebhookSender)
+    decision_webhooks = providers.Singleton(HttpxDecisionClient, webhook_signer)
     webhook_dispatcher = providers.Singleton(
         _webhook_dispatcher, webhook_transactions, webhook_sender, webhook_signer, Shared.clock, Shared.ids, Shared.settings
     )
@@ -234,7 +235,7 @@ class CoreContainer(Shared):
         rounding=Shared.settings.provided.fx.rounding,
         fee_rounding=Shared.settings.provided.fx.fee_rounding,
     )
-    cards_create_program = providers.Singleton(CreateProgram, transactions, Shared.clock, Shared.ids)
+    cards_create_program = providers.Singleton(CreateProgram, transactions, Shared.clock, Shared.ids, webhook_signer)
     cards_read_programs = providers.Singleton(ReadPrograms, transactions)
     cards_create_cardholder = providers.Singleton(
         CreateCardholder, transactions, compliance_screen_subject, Shared.clock, Shared.ids
@@ -248,7 +249,8 @@ class CoreContainer(Shared):
     cards_fund = providers.Singleton(FundCard, transactions, Shared.clock)
     cards_read = providers.Singleton(ReadCards, transactions)
     cards_authorize = providers.Singleton(
-        Authorize, transactions, card_fx, compliance_subject_status, compliance_monitor, Shared.clock, Shared.ids
+        Authorize, transactions, card_fx, compliance_subject_status, compliance_monitor, decision_webhooks,
+        Shared.clock, Shared.ids,
     )
     cards_increment = providers.Singleton(IncrementAuthorization, transactions, card_fx, Shared.clock, Shared.ids)
     cards_reverse = providers.Singleton(ReverseAuthorization, transactions, card_fx, Shared.clock, Shared.ids)

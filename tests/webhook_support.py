@@ -77,7 +77,7 @@ class Received:
 
 class Receiver:
     """A real HTTP server on a free local port. ``respond(path, received_so_far)`` gives each
-    request's status (default 200); ``hold`` blocks requests until it is set; ``secret`` (when
+    request's status (default 200) and ``reply(path, n)`` its body (default ``ok``); ``hold`` blocks requests until it is set; ``secret`` (when
     set) is used to check every signature by hand."""
 
     def __init__(self) -> None:
@@ -85,6 +85,7 @@ class Receiver:
         self.lock = threading.Lock()
         self.arrived = threading.Condition(self.lock)
         self.respond: Callable[[str, int], int] = lambda path, n: 200
+        self.reply: Callable[[str, int], bytes] = lambda path, n: b"ok"
         self.hold = threading.Event()
         self.hold.set()
         self.hold_timeout = 60.0
@@ -102,12 +103,12 @@ class Receiver:
                     n = sum(1 for r in receiver.requests if r.path == self.path)
                     receiver.arrived.notify_all()
                 receiver.hold.wait(receiver.hold_timeout)
-                status = receiver.respond(self.path, n)
+                status, reply = receiver.respond(self.path, n), receiver.reply(self.path, n)
                 try:
                     self.send_response(status)
-                    self.send_header("content-length", "2")
+                    self.send_header("content-length", str(len(reply)))
                     self.end_headers()
-                    self.wfile.write(b"ok")
+                    self.wfile.write(reply)
                 except ConnectionError:  # the sender is gone (a killed dispatcher)
                     pass
 

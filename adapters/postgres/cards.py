@@ -9,19 +9,19 @@ import msgspec
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
-from domain.cards.authorization import Merchant
+from domain.cards.authorization import Merchant, WebhookVerdict
 from domain.cards.controls import WINDOWS, Controls, Usage, window_start
-from domain.cards.model import Card, Cardholder, Program, ProgramAccounts
+from domain.cards.model import Card, Cardholder, DecisionWebhook, Program, ProgramAccounts
 from domain.cards.records import Authorization, CardTransaction
 
 _PROGRAM = ("id, name, bin, currency, expiry_months, controls, fx_markup_bps, hold_seconds, funding_account_id, "
-            "settlement_account_id, fx_fee_account_id, created_at")
+            "settlement_account_id, fx_fee_account_id, created_at, decision_webhook")
 _HOLDER = "id, name, country, birth_date, email, kyc_status, kyc_tier, created_at"
 _CARD = ("id, cardholder_id, program_id, token, bin, last4, exp_month, exp_year, currency, state, controls, "
          "account_id, created_at, updated_at")
 _AUTH = ("id, card_id, cardholder_id, message_id, status, approved, response_code, decline_reason, amount, "
          "currency, approved_amount, card_amount, card_currency, fee, rate::text, merchant, hold_transfer_id, "
-         "held, cleared, counted, expires_at, created_at, updated_at")
+         "held, cleared, counted, expires_at, decision_webhook, created_at, updated_at")
 _TX = ("id, card_id, authorization_id, message_id, kind, amount, currency, card_amount, card_currency, fee, "
        "transfer_ids, shortfall, merchant, created_at")
 
@@ -35,10 +35,11 @@ def _controls(raw: dict) -> Controls:
 
 
 def _program(row) -> Program:
-    (id_, name, bin_, currency, months, controls, markup, hold, funding, settlement, fees, created) = row
+    (id_, name, bin_, currency, months, controls, markup, hold, funding, settlement, fees, created, webhook) = row
     return Program(id=id_, name=name, bin=bin_, currency=currency, expiry_months=months, controls=_controls(controls),
                    fx_markup_bps=markup, hold_seconds=hold, created_at=created,
-                   accounts=ProgramAccounts(funding=funding, settlement=settlement, fx_fees=fees))
+                   accounts=ProgramAccounts(funding=funding, settlement=settlement, fx_fees=fees),
+                   decision_webhook=msgspec.convert(webhook, DecisionWebhook) if webhook else None)
 
 
 def _holder(row) -> Cardholder:
@@ -58,6 +59,8 @@ def _authorization(row) -> Authorization:
     names = [n.split("::")[0] for n in _AUTH.split(", ")]
     data = dict(zip(names, row, strict=True))
     data["merchant"] = msgspec.convert(data["merchant"], Merchant)
+    if data["decision_webhook"] is not None:
+        data["decision_webhook"] = msgspec.convert(data["decision_webhook"], WebhookVerdict)
     return Authorization(**data)
 
 
@@ -83,9 +86,10 @@ class PostgresCards:
 
     async def add_program(self, p: Program) -> None:
         await self._conn.execute(
-            f"INSERT INTO core.card_programs ({_PROGRAM}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            f"INSERT INTO core.card_programs ({_PROGRAM}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (p.id, p.name, p.bin, p.currency, p.expiry_months, _json(p.controls), p.fx_markup_bps, p.hold_seconds,
-             p.accounts.funding, p.accounts.settlement, p.accounts.fx_fees, p.created_at),
+             p.accounts.funding, p.accounts.settlement, p.accounts.fx_fees, p.created_at,
+             _json(p.decision_webhook) if p.decision_webhook else None),
         )
 
     async def get_program(self, program_id: str) -> Program | None:
@@ -156,11 +160,11 @@ class PostgresCards:
     async def add_authorization(self, a: Authorization) -> None:
         await self._conn.execute(
             f"INSERT INTO core.card_authorizations ({_AUTH.replace('::text', '')}) VALUES "
-            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (a.id, a.card_id, a.cardholder_id, a.message_id, a.status, a.approved, a.response_code, a.decline_reason,
              a.amount, a.currency, a.approved_amount, a.card_amount, a.card_currency, a.fee, a.rate,
-             _json(a.merchant), a.hold_transfer_id, a.held, a.cleared, a.counted, a.expires_at, a.created_at,
-             a.updated_at),
+             _json(a.merchant), a.hold_transfer_id, a.held, a.cleared, a.counted, a.expires_at,
+             _json(a.decision_webhook) if a.decision_webhook else None, a.created_at, a.updated_at),
         )
 
     async def get_authorization(self, authorization_id: str, *, lock: bool = False) -> Authorization | None:

@@ -4,7 +4,8 @@ Per message: a retry (same ``message_id``, same fields) gets the first answer; t
 other fields is ``idempotency_conflict``. The card and its cardholder are locked for the
 decision, so concurrent authorizations on one card (or one cardholder's cards) are decided one
 after the other: N racing authorizations that the balance covers k times approve exactly k, and
-limits are never exceeded. An approval writes the ledger hold (a pending transfer from the card
+limits are never exceeded. A program's decision webhook is asked before the transaction (no lock
+is held while it thinks) and can only turn an approval into a decline. An approval writes the ledger hold (a pending transfer from the card
 account to the program's settlement account, expiring with the program's hold time) and the
 authorization record together.
 """
@@ -19,10 +20,20 @@ import msgspec
 
 from application.cards.card_fx import CardFx
 from application.cards.common import card_balance, publish, request_hash, same_request
+from application.ports.cards import DecisionWebhookClient
 from application.ports.clock import Clock, IdGenerator
 from application.ports.compliance import ActivityMonitor, SubjectStatuses
 from application.ports.unit_of_work import Transactions, UnitOfWork
-from domain.cards.authorization import AuthorizationRequest, Context, Decision, decide, decline
+from domain.cards.authorization import (
+    AuthorizationRequest,
+    Context,
+    Decision,
+    WebhookVerdict,
+    decide,
+    decline,
+    webhook_verdict,
+    with_webhook,
+)
 from domain.cards.model import Card, Program
 from domain.cards.records import Authorization
 from domain.compliance.monitoring import ActivityEvent
@@ -57,8 +68,9 @@ def response_of(auth: Authorization | None, decision: Decision, card: Card | Non
 
 class Authorize:
     def __init__(self, transactions: Transactions, fx: CardFx, statuses: SubjectStatuses,
-                 monitor: ActivityMonitor, clock: Clock, ids: IdGenerator) -> None:
+                 monitor: ActivityMonitor, decisions: DecisionWebhookClient, clock: Clock, ids: IdGenerator) -> None:
         self._transactions = transactions
+        self._decisions = decisions
         self._fx = fx
         self._statuses = statuses
         self._monitor = monitor
@@ -89,32 +101,29 @@ class Authorize:
 
         conversion, fx_error = await self._price(request, card, program, now)
         card_amount = conversion.total.amount if conversion else request.amount
-        sanctions = await self._statuses.subject_status(holder.id)
         event = ActivityEvent(id=f"auth:{request.message_id}", subject_id=holder.id, card_id=card.id,
                               kind="authorization", amount=card_amount, currency=card.currency,
                               mcc=request.merchant.mcc, country=request.merchant.country, at=now)
         verdict = await self._monitor.check(event)
-        hits = tuple(hit.rule_id for hit in verdict.hits)
+        outside = _Outside(program=program, sanctions_status=await self._statuses.subject_status(holder.id),
+                           conversion=conversion, fx_error=fx_error,
+                           monitoring_hits=tuple(hit.rule_id for hit in verdict.hits))
+        webhook = await self._ask_webhook(request, card, outside, now) if program.decision_webhook else None
 
         async def work(uow: UnitOfWork) -> tuple[dict[str, Any], Authorization]:
             again = await uow.cards.recall_message(request.message_id)
             if again is not None:
                 same_request(again[0], raw, f"message_id {request.message_id}")
                 return again[1], None
-            locked_holder = await uow.cards.get_cardholder(holder.id, lock=True)
-            locked_card = await uow.cards.get_card(card.id, lock=True)
             auth_id = f"auth_{self._ids.new_id()}"
             hold = CreateTransfer(id=f"hold:{auth_id}", debit_account_id=card.account_id,
                                   credit_account_id=program.accounts.settlement, amount=max(card_amount, 1),
                                   currency=card.currency, code="card_authorization", pending=True,
                                   timeout_seconds=program.hold_seconds, metadata={"authorization_id": auth_id})
-            snapshot = await uow.ledger.lock_snapshot([hold], now)
-            ctx = Context(card=locked_card, program=program, cardholder=locked_holder, sanctions_status=sanctions,
-                          card_usage=await uow.cards.usage(card_id=card.id, now=now),
-                          holder_usage=await uow.cards.usage(cardholder_id=holder.id, now=now),
-                          available=available_in(snapshot, card.account_id, now), conversion=conversion,
-                          fx_error=fx_error, monitoring_hits=hits)
+            ctx, snapshot = await _context(uow, card, outside, now, hold=hold)
             decision = decide(request, ctx, now)
+            if program.decision_webhook is not None:
+                decision = with_webhook(decision, webhook)
             if decision.approved:
                 hold = msgspec.structs.replace(hold, amount=decision.card_amount)
                 outcome = execute_batch([hold], snapshot, now)
@@ -123,11 +132,11 @@ class Authorize:
                     decision = decline("51", f"ledger_{outcome.results[0].code}")
                 else:
                     await uow.ledger.save(outcome)
-            auth = _record(auth_id, request, locked_card, decision, hold.id, program, now)
+            auth = _record(auth_id, request, ctx.card, decision, hold.id, program, now, webhook)
             await uow.cards.add_authorization(auth)
             await publish(uow, self._ids, AUTHORIZATION_APPROVED if auth.approved else AUTHORIZATION_DECLINED,
                           now, auth)
-            response = response_of(auth, decision, locked_card)
+            response = response_of(auth, decision, ctx.card)
             await uow.cards.remember_message(request.message_id, "authorization", digest, raw, response, now)
             return response, auth
 
@@ -135,6 +144,29 @@ class Authorize:
         if auth is not None and auth.approved:
             await self._record_activity(event)
         return response
+
+    async def _ask_webhook(self, request: AuthorizationRequest, card: Card, outside: _Outside,
+                           now: datetime) -> WebhookVerdict | None:
+        """Ask the program's endpoint, outside any transaction (no lock is held while it thinks), and
+        only when Bursar's own checks approve on an unlocked read; None when they decline."""
+        ctx, _ = await self._transactions.run(lambda uow: _context(uow, card, outside, now))
+        preliminary = decide(request, ctx, now)
+        if not preliminary.approved:
+            return None
+        webhook = outside.program.decision_webhook
+        body = {
+            "type": "authorization.request",
+            "created_at": now.isoformat(),
+            "data": {
+                "message_id": request.message_id, "card_id": card.id, "cardholder_id": card.cardholder_id,
+                "program_id": card.program_id, "amount": request.amount, "currency": request.currency,
+                "approved_amount": preliminary.approved_amount, "partial": preliminary.partial,
+                "card_amount": preliminary.card_amount, "card_currency": card.currency, "fee": preliminary.fee,
+                "rate": preliminary.rate, "merchant": msgspec.to_builtins(request.merchant),
+            },
+        }
+        answer = await self._decisions.ask(webhook, f"authreq_{request_hash(request.message_id)[:32]}", body)
+        return webhook_verdict(answer.approved, answer.reason, answer.elapsed_ms, webhook.fallback)
 
     async def _price(self, request: AuthorizationRequest, card: Card, program: Program,
                      now: datetime) -> tuple[Conversion | None, str | None]:
@@ -167,8 +199,37 @@ class Authorize:
             log.warning("could not record activity %s for monitoring: %s", event.id, exc.__class__.__name__)
 
 
+class _Outside(msgspec.Struct, frozen=True, kw_only=True):
+    """What a decision needs that is read before the transaction: it does not change under its locks."""
+
+    program: Program
+    sanctions_status: str
+    conversion: Conversion | None
+    fx_error: str | None
+    monitoring_hits: tuple[str, ...]
+
+
+async def _context(uow: UnitOfWork, card: Card, outside: _Outside, now: datetime,
+                   hold: CreateTransfer | None = None) -> tuple[Context, LedgerSnapshot | None]:
+    """The decision's context. With a ``hold``: the cardholder, the card and then the ledger accounts
+    are locked (always in that order) and the snapshot is returned for the hold; without: a plain read."""
+    locked = hold is not None
+    holder = await uow.cards.get_cardholder(card.cardholder_id, lock=locked)
+    current = await uow.cards.get_card(card.id, lock=locked)
+    if hold is not None:
+        snapshot = await uow.ledger.lock_snapshot([hold], now)
+        available = available_in(snapshot, card.account_id, now)
+    else:
+        snapshot, available = None, card_balance(await uow.ledger.get_account(card.account_id)).available
+    ctx = Context(card=current, program=outside.program, cardholder=holder, sanctions_status=outside.sanctions_status,
+                  card_usage=await uow.cards.usage(card_id=card.id, now=now),
+                  holder_usage=await uow.cards.usage(cardholder_id=holder.id, now=now), available=available,
+                  conversion=outside.conversion, fx_error=outside.fx_error, monitoring_hits=outside.monitoring_hits)
+    return ctx, snapshot
+
+
 def _record(auth_id: str, request: AuthorizationRequest, card: Card, decision: Decision, hold_id: str,
-            program: Program, now: datetime) -> Authorization:
+            program: Program, now: datetime, webhook: WebhookVerdict | None) -> Authorization:
     return Authorization(
         id=auth_id, card_id=card.id, cardholder_id=card.cardholder_id, message_id=request.message_id,
         status="pending" if decision.approved else "declined", approved=decision.approved,
@@ -178,5 +239,5 @@ def _record(auth_id: str, request: AuthorizationRequest, card: Card, decision: D
         hold_transfer_id=hold_id if decision.approved else None, held=decision.card_amount if decision.approved else 0,
         counted=decision.card_amount if decision.approved else 0,
         expires_at=now + timedelta(seconds=program.hold_seconds) if decision.approved else None,
-        created_at=now, updated_at=now,
+        decision_webhook=webhook, created_at=now, updated_at=now,
     )

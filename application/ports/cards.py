@@ -3,8 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
+import msgspec
+
 from domain.cards.controls import Usage
-from domain.cards.model import Card, Cardholder, Program
+from domain.cards.model import Card, Cardholder, DecisionWebhook, Program
 from domain.cards.records import Authorization, CardTransaction
 
 
@@ -47,3 +49,18 @@ class CardsRepository(Protocol):
         ...
     async def remember_message(self, message_id: str, kind: str, request_hash: str, request: dict[str, Any],
                                response: dict[str, Any], at: datetime) -> None: ...
+
+
+class DecisionAnswer(msgspec.Struct, frozen=True, kw_only=True):
+    approved: bool | None
+    """The endpoint's decision; None when no usable answer came in time."""
+    reason: str | None = None
+    """The endpoint's reason, or why its answer was unusable (never a secret)."""
+    elapsed_ms: int = 0
+
+
+class DecisionWebhookClient(Protocol):
+    async def ask(self, webhook: DecisionWebhook, request_id: str, body: dict[str, Any]) -> DecisionAnswer:
+        """POST the signed request and wait at most ``webhook.timeout_ms``. Never raises: a timeout,
+        an error status or an unreadable body is an answer with ``approved=None``."""
+        ...

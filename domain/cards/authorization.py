@@ -9,6 +9,7 @@ available balance (51, or a partial approval 10 when the network allows one).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 import msgspec
 
@@ -52,6 +53,47 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
 
 def decline(code: str, reason: str) -> Decision:
     return Decision(approved=False, response_code=code, decline_reason=reason)
+
+
+class WebhookVerdict(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """What a program's decision webhook said, recorded on the authorization.
+
+    ``fallback_*``: no usable answer came (timeout, error status, unreadable body) and the
+    program's fallback applied; ``reason`` then says why.
+    """
+
+    outcome: Literal["approved", "declined", "fallback_approved", "fallback_declined"]
+    reason: str | None = None
+    elapsed_ms: int = 0
+
+    @property
+    def approves(self) -> bool:
+        return self.outcome in ("approved", "fallback_approved")
+
+
+def webhook_verdict(approved: bool | None, reason: str | None, elapsed_ms: int,
+                    fallback: Literal["approve", "decline"]) -> WebhookVerdict:
+    """The verdict from an answer; ``approved`` is None when no usable answer came."""
+    if approved is None:
+        outcome = "fallback_approved" if fallback == "approve" else "fallback_declined"
+        return WebhookVerdict(outcome=outcome, reason=reason, elapsed_ms=elapsed_ms)
+    return WebhookVerdict(outcome="approved" if approved else "declined", reason=reason, elapsed_ms=elapsed_ms)
+
+
+def with_webhook(decision: Decision, verdict: WebhookVerdict | None) -> Decision:
+    """Bursar's own checks come first: the webhook can only turn an approval into a decline (05).
+
+    A program with a webhook never approves without a verdict (``None``: it was not asked because
+    the checks declined before the transaction, and they approve now).
+    """
+    if not decision.approved:
+        return decision
+    if verdict is None:
+        return decline("05", "decision_webhook_not_asked")
+    if verdict.approves:
+        return decision
+    return decline("05", "decision_webhook_declined" if verdict.outcome == "declined"
+                   else "decision_webhook_unavailable")
 
 
 class Context(msgspec.Struct, frozen=True, kw_only=True):

@@ -44,6 +44,27 @@ class ProgramAccounts(msgspec.Struct, frozen=True, kw_only=True):
     fx_fees: str  # FX markup revenue
 
 
+class DecisionWebhook(msgspec.Struct, frozen=True, kw_only=True):
+    """A program's real-time decision endpoint: asked, signed, before an approval (docs/cards.md).
+
+    ``fallback`` applies when no usable answer arrives within ``timeout_ms``.
+    """
+
+    url: str
+    secret: str  # Standard Webhooks ``whsec_`` secret; shown once, at program creation
+    timeout_ms: int = 1_000
+    fallback: Literal["approve", "decline"] = "decline"
+
+    def __post_init__(self) -> None:
+        if not self.url.startswith(("https://", "http://")):
+            raise InvalidInput("decision_webhook.url is an http(s) URL", code="invalid_decision_webhook")
+        if not 50 <= self.timeout_ms <= 3_000:
+            raise InvalidInput("decision_webhook.timeout_ms is 50 to 3,000", code="invalid_decision_webhook")
+
+    def __repr__(self) -> str:
+        return f"DecisionWebhook(url={self.url!r}, timeout_ms={self.timeout_ms}, fallback={self.fallback!r})"
+
+
 class Program(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     name: str
@@ -55,6 +76,7 @@ class Program(msgspec.Struct, frozen=True, kw_only=True):
     hold_seconds: int = DEFAULT_HOLD_SECONDS
     accounts: ProgramAccounts
     created_at: datetime
+    decision_webhook: DecisionWebhook | None = None
 
     def __post_init__(self) -> None:
         currency(self.currency)

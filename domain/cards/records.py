@@ -7,7 +7,7 @@ from typing import Literal
 
 import msgspec
 
-from domain.cards.authorization import Merchant
+from domain.cards.authorization import Merchant, WebhookVerdict
 
 AuthorizationStatus = Literal["declined", "pending", "closed", "reversed", "expired"]
 TransactionKind = Literal["clearing", "force_post", "refund"]
@@ -35,6 +35,7 @@ class Authorization(msgspec.Struct, frozen=True, kw_only=True):
     cleared: int = 0
     counted: int = 0
     expires_at: datetime | None = None
+    decision_webhook: WebhookVerdict | None = None
     created_at: datetime
     updated_at: datetime
 

@@ -64,6 +64,7 @@ def create_core_app(container: CoreContainer | None = None) -> Litestar:
             expiry.cancel()
             await asyncio.gather(sweeper, expiry, return_exceptions=True)
             await vault.close()
+            await container.decision_webhooks().close()
             await database.close()
 
     app = build_app(

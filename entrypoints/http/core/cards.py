@@ -27,6 +27,12 @@ IdempotencyKey = Annotated[str | None, HeaderParameter(name="Idempotency-Key", m
 Limit = Annotated[int, Meta(ge=1, le=500)]
 
 
+class DecisionWebhookIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    url: Annotated[str, Meta(max_length=2000, pattern=r"^https?://\S+$")]
+    timeout_ms: Annotated[int, Meta(ge=50, le=3_000)] = 1_000
+    fallback: Literal["approve", "decline"] = "decline"
+
+
 class ProgramIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     name: Annotated[str, Meta(min_length=1, max_length=200)]
     bin: Annotated[str, Meta(pattern=r"^[1-9][0-9]{5}([0-9]{2})?$")]
@@ -36,6 +42,7 @@ class ProgramIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     fx_markup_bps: Annotated[int, Meta(ge=0, le=10_000)] = 0
     hold_seconds: Annotated[int, Meta(ge=60, le=31 * 24 * 3600)] = 7 * 24 * 3600
     accounts: ProgramAccounts | None = None
+    decision_webhook: DecisionWebhookIn | None = None
     id: Id | None = None
 
 
@@ -120,6 +127,14 @@ class RevealGrantIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
                                              description="the vault API key (role reveal) that will redeem it")]
 
 
+def program_view(program: Program, *, with_secret: bool) -> dict:
+    """A program as JSON; its decision webhook's signing secret only in the answer that created it."""
+    view = msgspec.to_builtins(program)
+    if view.get("decision_webhook") and not with_secret:
+        del view["decision_webhook"]["secret"]
+    return view
+
+
 def card_out(card: Card) -> CardOut:
     return CardOut(**{f: getattr(card, f) for f in CardOut.__struct_fields__})
 
@@ -146,14 +161,14 @@ class ProgramsController(Controller):
     tags = ["cards"]
 
     @post("/v1/programs", opt=roles("ops"), summary="Create a card program (its ledger accounts too)")
-    async def create(self, state: State, data: JSONBody[ProgramIn]) -> Response[Program]:
+    async def create(self, state: State, data: JSONBody[ProgramIn]) -> Response[dict]:
         program, created = await state.container.cards_create_program()(msgspec.convert(
             msgspec.to_builtins(data), NewProgram))
-        return Response(program, status_code=201 if created else 200)
+        return Response(program_view(program, with_secret=True), status_code=201 if created else 200)
 
     @get("/v1/programs/{program_id:str}", opt=roles("ops", "app"), summary="A card program")
-    async def get_program(self, state: State, program_id: FromPath[str]) -> Program:
-        return await state.container.cards_read_programs().get(program_id)
+    async def get_program(self, state: State, program_id: FromPath[str]) -> dict:
+        return program_view(await state.container.cards_read_programs().get(program_id), with_secret=False)
 
 
 class CardholdersController(Controller):

@@ -8,10 +8,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.cards.authorization import AuthorizationRequest, Context, Merchant, decide
+from domain.cards.authorization import (
+    AuthorizationRequest,
+    Context,
+    Decision,
+    Merchant,
+    decide,
+    decline,
+    webhook_verdict,
+    with_webhook,
+)
 from domain.cards.controls import Controls, CountLimit, SpendingLimit, Usage, window_start
-from domain.cards.model import TRANSITIONS, Card, Cardholder, Program, ProgramAccounts
-from domain.shared.errors import Conflict
+from domain.cards.model import TRANSITIONS, Card, Cardholder, DecisionWebhook, Program, ProgramAccounts
+from domain.shared.errors import Conflict, InvalidInput
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 ACCOUNTS = ProgramAccounts(funding="f", settlement="s", fx_fees="x")
@@ -136,3 +145,34 @@ def test_card_state_machine_allows_only_its_transitions(path):
         assert target == current.state or target in TRANSITIONS[current.state]
         assert current.state != "closed" or moved.state == "closed"
         current = moved
+
+
+APPROVAL = Decision(approved=True, response_code="00", approved_amount=100, card_amount=100)
+
+
+@pytest.mark.parametrize("approved, fallback, outcome, code, reason", [
+    (True, "decline", "approved", "00", None),
+    (False, "approve", "declined", "05", "decision_webhook_declined"),
+    (None, "approve", "fallback_approved", "00", None),
+    (None, "decline", "fallback_declined", "05", "decision_webhook_unavailable"),
+])
+def test_a_webhook_verdict_only_turns_an_approval_into_a_decline(approved, fallback, outcome, code, reason):
+    verdict = webhook_verdict(approved, "why", 12, fallback)
+    assert verdict.outcome == outcome
+    decided = with_webhook(APPROVAL, verdict)
+    assert (decided.response_code, decided.decline_reason) == (code, reason)
+    assert with_webhook(decline("51", "insufficient_funds"), verdict).response_code == "51"
+
+
+def test_an_approval_without_a_verdict_is_declined():
+    assert with_webhook(APPROVAL, None).decline_reason == "decision_webhook_not_asked"
+
+
+@pytest.mark.parametrize("url, timeout_ms", [("ftp://x", 1_000), ("https://x", 10), ("https://x", 5_000)])
+def test_a_decision_webhook_needs_an_http_url_and_a_sane_budget(url, timeout_ms):
+    with pytest.raises(InvalidInput):
+        DecisionWebhook(url=url, secret="whsec_x", timeout_ms=timeout_ms)
+
+
+def test_a_decision_webhook_never_shows_its_secret_in_a_repr():
+    assert "whsec" not in repr(DecisionWebhook(url="https://x", secret="whsec_abc"))
