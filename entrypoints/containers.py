@@ -64,6 +64,7 @@ from application.cards.cardholders import CreateCardholder, DecideKyc, ReadCardh
 from application.cards.cards import FundCard, IssueCard, ReadCards, UpdateCard
 from application.cards.issue_reveal_grant import IssueRevealGrant
 from application.cards.programs import CreateProgram, ReadPrograms
+from application.cards.simulate import SimulateNetwork
 from domain.events import RetryPolicy
 from entrypoints.settings import ConfigError, Settings
 from hsm.config import HsmConfig
@@ -257,6 +258,9 @@ class CoreContainer(Shared):
     cards_clear = providers.Singleton(ClearTransaction, transactions, card_fx, Shared.clock, Shared.ids)
     cards_refund = providers.Singleton(RefundTransaction, transactions, card_fx, Shared.clock, Shared.ids)
     cards_expire = providers.Singleton(ExpireAuthorizations, transactions, Shared.clock, Shared.ids)
+    cards_simulate = providers.Singleton(
+        SimulateNetwork, cards_read, cards_authorize, cards_increment, cards_reverse, cards_clear, cards_refund
+    )
 
 
 class VaultContainer(Shared):

@@ -44,3 +44,6 @@ class InMemoryVault:
         if token not in self.cards:
             raise NotFound("no such card token", code="token_not_found")
         self.shredded.add(token)
+
+    async def close(self) -> None:
+        """Nothing to release in memory."""

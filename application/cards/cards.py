@@ -178,6 +178,13 @@ class ReadCards:
 
         return await self._transactions.run(read)
 
+    async def authorization(self, authorization_id: str) -> Authorization:
+        async def read(uow: UnitOfWork) -> Authorization | None:
+            return await uow.cards.get_authorization(authorization_id)
+
+        return require(await self._transactions.run(read), "authorization", authorization_id,
+                       "authorization_not_found")
+
     async def authorizations(self, card_id: str, after: str | None, limit: int) -> list[Authorization]:
         async def read(uow: UnitOfWork) -> list[Authorization]:
             require(await uow.cards.get_card(card_id), "card", card_id, "card_not_found")

@@ -37,3 +37,7 @@ class VaultClient(Protocol):
     async def shred(self, token: str) -> None:
         """Make the token's PAN unrecoverable (crypto-shredding). Repeating it is harmless."""
         ...
+
+    async def close(self) -> None:
+        """Release connections; the client may not be used afterwards."""
+        ...

@@ -22,6 +22,7 @@ from entrypoints.http.core.cards import CardholdersController, CardsController, 
 from entrypoints.http.core.network import NetworkController
 from entrypoints.http.core.fx import FxController, seed_development_rates
 from entrypoints.http.core.ledger import LedgerController
+from entrypoints.http.core.simulate import SimulationController
 from entrypoints.http.core.webhooks import WebhooksController, webhook_lifespan
 from entrypoints.http.security import Authenticator
 
@@ -70,7 +71,7 @@ def create_core_app(container: CoreContainer | None = None) -> Litestar:
     app = build_app(
         title="Bursar core API",
         description=DESCRIPTION,
-        route_handlers=ROUTES,
+        route_handlers=ROUTES if settings.env == "production" else [*ROUTES, SimulationController],
         authenticator=Authenticator("core", api_keys.authenticate, settings.api_key_cache_seconds),
         readiness={"database": database.check, "vault": vault.ping},
         lifespan=[resources, compliance_lifespan(container), webhook_lifespan(container)],

@@ -66,7 +66,7 @@ class RefundIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     merchant: MerchantIn
 
 
-def _merchant(m: MerchantIn) -> Merchant:
+def merchant_of(m: MerchantIn) -> Merchant:
     return Merchant(name=m.name, mcc=m.mcc, country=m.country, id=m.id)
 
 
@@ -78,7 +78,7 @@ class NetworkController(Controller):
     async def authorize(self, state: State, data: JSONBody[AuthorizationIn]) -> dict:
         return await state.container.cards_authorize()(AuthorizationRequest(
             message_id=data.message_id, card_token=data.card_token, amount=data.amount, currency=data.currency,
-            merchant=_merchant(data.merchant), partial_allowed=data.partial_allowed))
+            merchant=merchant_of(data.merchant), partial_allowed=data.partial_allowed))
 
     @post("/v1/network/authorizations/{authorization_id:str}/increments", status_code=200,
           summary="Extend an authorization's hold")
@@ -96,10 +96,10 @@ class NetworkController(Controller):
     async def clear(self, state: State, data: JSONBody[ClearingIn]) -> dict:
         return await state.container.cards_clear()(Clearing(
             message_id=data.message_id, card_token=data.card_token, amount=data.amount, currency=data.currency,
-            merchant=_merchant(data.merchant), authorization_id=data.authorization_id))
+            merchant=merchant_of(data.merchant), authorization_id=data.authorization_id))
 
     @post("/v1/network/refunds", status_code=200, summary="Credit a refund to the card")
     async def refund(self, state: State, data: JSONBody[RefundIn]) -> dict:
         return await state.container.cards_refund()(Refund(
             message_id=data.message_id, card_token=data.card_token, amount=data.amount, currency=data.currency,
-            merchant=_merchant(data.merchant)))
+            merchant=merchant_of(data.merchant)))
