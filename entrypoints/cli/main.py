@@ -168,6 +168,20 @@ def vault_rewrap(batch: int) -> None:
     click.echo(f"\n{moved} data keys now under the active KEK" if moved else "every data key is under the active KEK")
 
 
+@cli.command()
+def demo() -> None:
+    """Run the card flow against the running stack (make run) and print each step."""
+    from entrypoints.runtime.demo import DemoFailed, run_demo, verify_audit_log
+
+    with _database() as settings:
+        click.echo(f"Bursar demo against {settings.core_url} (core) and {settings.vault_url} (vault)")
+        try:
+            run_demo(settings, click.echo, verify_audit_log)
+        except DemoFailed as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo("The demo's API keys are revoked.")
+
+
 cli.add_command(ceremony)
 cli.add_command(audit)
 cli.add_command(compliance)

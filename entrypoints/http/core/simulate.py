@@ -13,7 +13,6 @@ import msgspec
 from litestar import Controller, Request, post
 from litestar.datastructures import State
 from litestar.params import FromPath, HeaderParameter, JSONBody
-from msgspec import Meta
 
 from application.cards.cards import id_for
 from application.cards.simulate import DEMO_MERCHANT, SimulatedPurchase
