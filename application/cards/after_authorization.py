@@ -8,6 +8,7 @@ message) fails as a whole when the balance cannot cover the new amount.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -103,13 +104,16 @@ class _Network:
 
 def _rehold(auth: Authorization, card: Card, program: Program, amount: int, message_id: str,
             now: datetime) -> tuple[list[LedgerItem], str | None]:
-    """Void the live hold and, for a positive ``amount``, place a new one until the same expiry."""
+    """Void the live hold and, for a positive ``amount``, place a new one until the same expiry.
+
+    The ledger takes whole seconds: rounding up keeps the new hold until at least the
+    authorization's expiry (never released while the authorization is live, at most a second after)."""
     items: list[LedgerItem] = [ResolvePending(id=f"void:{auth.hold_transfer_id}:{message_id}",
                                               pending_id=auth.hold_transfer_id, action="void", linked=amount > 0)]
     if amount <= 0:
         return items, None
     new_id = f"hold:{auth.id}:{message_id}"
-    remaining = max(1, int((auth.expires_at - now).total_seconds()))
+    remaining = max(1, math.ceil((auth.expires_at - now).total_seconds()))
     items.append(CreateTransfer(id=new_id, debit_account_id=card.account_id,
                                 credit_account_id=program.accounts.settlement, amount=amount, currency=card.currency,
                                 code="card_authorization", pending=True, timeout_seconds=remaining,
