@@ -245,16 +245,20 @@ class ClearTransaction(_Network):
                                                counted=auth.cleared + amount, updated_at=now)
                 await uow.cards.update_authorization(auth)
             else:
-                kind = "force_post" if auth is None else "clearing"
+                # No hold to post from. Without an authorization, or after it expired, this is a force post.
+                kind = "force_post" if auth is None or auth.status in ("pending", "expired") else "clearing"
                 items = [settle("post", amount), *fee_leg]
                 if await _post(uow, _unlink(items), now):
                     transfer_ids = [i.id for i in items]
                 else:
                     transfer_ids, shortfall = [], amount
                 if auth is not None:
-                    auth = msgspec.structs.replace(auth, cleared=auth.cleared + amount,
-                                                   status="closed" if auth.status == "pending" else auth.status,
-                                                   held=0, counted=auth.cleared + amount, updated_at=now)
+                    if auth.status == "pending":  # expired before the expiry task marked it: mark it as that would
+                        auth = msgspec.structs.replace(auth, status="expired", held=0, counted=auth.cleared,
+                                                       updated_at=now)
+                        await publish(uow, self._ids, AUTHORIZATION_EXPIRED, now, auth)
+                    auth = msgspec.structs.replace(auth, cleared=auth.cleared + amount, held=0,
+                                                   counted=auth.cleared + amount, updated_at=now)
                     await uow.cards.update_authorization(auth)
             tx = CardTransaction(id=tx_id, card_id=card.id, authorization_id=auth.id if auth else None,
                                  message_id=msg.message_id, kind=kind, amount=msg.amount, currency=msg.currency,
