@@ -21,7 +21,7 @@ from application.ports.clock import Clock, IdGenerator
 from application.ports.unit_of_work import Transactions, UnitOfWork
 from domain.cards.authorization import Merchant
 from domain.cards.controls import headroom
-from domain.cards.model import Card, Program
+from domain.cards.model import Card, Cardholder, Program
 from domain.cards.records import Authorization, CardTransaction
 from domain.events import AUTHORIZATION_EXPIRED, AUTHORIZATION_REVERSED, TRANSACTION_CLEARED, TRANSACTION_REFUNDED
 from domain.fx import Rate
@@ -95,11 +95,15 @@ class _Network:
             conversion = await self._fx.convert(money, card.currency, markup_bps, now)
         return conversion.total.amount, conversion.fee.amount
 
-    async def _load(self, uow: UnitOfWork, auth_id: str) -> tuple[Authorization, Card, Program]:
+    async def _load(self, uow: UnitOfWork, auth_id: str, *, with_holder: bool = False,
+                    ) -> tuple[Authorization, Card, Program, Cardholder | None]:
         auth = require(await uow.cards.get_authorization(auth_id, lock=True), "authorization", auth_id,
                        "authorization_not_found")
-        card = await uow.cards.get_card(auth.card_id, lock=True)  # serializes limit checks per card
-        return auth, card, await uow.cards.get_program(card.program_id)
+        # Locked in the order an authorization locks them (the cardholder, then the card): this
+        # serializes limit checks per card, and with the cardholder over all of the holder's cards.
+        holder = await uow.cards.get_cardholder(auth.cardholder_id, lock=True) if with_holder else None
+        card = await uow.cards.get_card(auth.card_id, lock=True)
+        return auth, card, await uow.cards.get_program(card.program_id), holder
 
 
 def _rehold(auth: Authorization, card: Card, program: Program, amount: int, message_id: str,
@@ -148,13 +152,16 @@ def _answer(auth: Authorization, approved: bool, code: str, reason: str | None =
 class IncrementAuthorization(_Network):
     async def __call__(self, auth_id: str, msg: Increment) -> dict[str, Any]:
         async def work(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
-            auth, card, program = await self._load(uow, auth_id)
+            auth, card, program, holder = await self._load(uow, auth_id, with_holder=True)
             if not _live(auth, now):
                 return _answer(auth, False, "12", _closed_reason(auth))
             extra, _ = await self._priced(auth, msg.amount, auth.currency, card, program, now)
-            room = headroom(card.controls.merged_over(program.controls),
-                            await uow.cards.usage(card_id=card.id, now=now))
-            if room is not None and extra > room:
+            # The card's limits (per authorization: this one grown by the extra) and the holder's tier.
+            rooms = (headroom(card.controls.merged_over(program.controls),
+                              await uow.cards.usage(card_id=card.id, now=now), this_authorization=auth.counted),
+                     headroom(holder.tier_controls(card.currency),
+                              await uow.cards.usage(cardholder_id=holder.id, now=now)))
+            if any(room is not None and extra > room for room in rooms):
                 return _answer(auth, False, "61", "spending_limit_exceeded")
             items, new_hold = _rehold(auth, card, program, auth.held + extra, msg.message_id, now)
             if not await _post(uow, items, now):
@@ -172,7 +179,7 @@ class IncrementAuthorization(_Network):
 class ReverseAuthorization(_Network):
     async def __call__(self, auth_id: str, msg: Reversal) -> dict[str, Any]:
         async def work(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
-            auth, card, program = await self._load(uow, auth_id)
+            auth, card, program, _ = await self._load(uow, auth_id)
             if not _live(auth, now):
                 return _answer(auth, False, "12", _closed_reason(auth))
             if msg.amount is None or msg.amount >= auth.approved_amount:

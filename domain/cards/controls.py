@@ -96,11 +96,13 @@ def check_merchant(controls: Controls, mcc: str, country: str) -> ControlDecline
     return None
 
 
-def headroom(controls: Controls, usage: Usage) -> int | None:
-    """The most a new authorization may add under the amount limits (``None``: no limit)."""
+def headroom(controls: Controls, usage: Usage, this_authorization: int = 0) -> int | None:
+    """The most an authorization may add under the amount limits (``None``: no limit). Window
+    limits count ``usage``; ``per_authorization`` counts ``this_authorization``, what the
+    authorization already counts (0 for a new one; its amount so far for an increment)."""
     room = None
     for limit in controls.spending_limits:
-        spent = 0 if limit.interval == "per_authorization" else usage.amounts.get(limit.interval, 0)
+        spent = this_authorization if limit.interval == "per_authorization" else usage.amounts.get(limit.interval, 0)
         left = max(0, limit.amount - spent)
         room = left if room is None else min(room, left)
     return room
