@@ -16,6 +16,7 @@ from typing import Any
 from dependency_injector import containers, providers
 
 from adapters.compliance_data import load_default_rules
+from adapters.kyc import ManualReview, SimulatedVendor
 from adapters.postgres.api_keys import PostgresApiKeys
 from adapters.postgres.compliance import PostgresComplianceTransactions
 from adapters.postgres.database import Database
@@ -119,6 +120,14 @@ def _grant_verifier(settings: Settings, clock: SystemClock) -> GrantVerifier:
     except ValueError as exc:
         raise ConfigError(f"BURSAR_REVEAL_GRANT_PUBLIC_KEYS: {exc}") from None
     return GrantVerifier(keys, clock.now)
+
+
+def _kyc_provider(settings: Settings) -> ManualReview | SimulatedVendor:
+    """``BURSAR_KYC_PROVIDER``: the settings already refused ``simulated`` in production."""
+    kyc = settings.kyc
+    if kyc.provider == "simulated":
+        return SimulatedVendor(tier=kyc.simulated_tier, delay_seconds=kyc.simulated_delay_seconds)
+    return ManualReview()
 
 
 def _reveal_limits(settings: Settings) -> RevealLimits:
@@ -238,8 +247,9 @@ class CoreContainer(Shared):
     )
     cards_create_program = providers.Singleton(CreateProgram, transactions, Shared.clock, Shared.ids, webhook_signer)
     cards_read_programs = providers.Singleton(ReadPrograms, transactions)
+    kyc_provider = providers.Singleton(_kyc_provider, Shared.settings)
     cards_create_cardholder = providers.Singleton(
-        CreateCardholder, transactions, compliance_screen_subject, Shared.clock, Shared.ids
+        CreateCardholder, transactions, compliance_screen_subject, Shared.clock, Shared.ids, kyc_provider
     )
     cards_decide_kyc = providers.Singleton(DecideKyc, transactions)
     cards_read_cardholders = providers.Singleton(ReadCardholders, transactions)

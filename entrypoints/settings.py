@@ -16,6 +16,7 @@ from pathlib import Path
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from adapters.rates_ecb.source import ECB_DAILY_URL, SNAPSHOT_LOCATION
+from domain.cards.model import TIERS
 from domain.shared.money import Rounding
 
 CORE_DB_ROLE = "bursar_core"
@@ -182,6 +183,39 @@ class WebhookSettings:
         return settings
 
 
+KYC_PROVIDERS = ("manual", "simulated")
+
+
+@dataclass(frozen=True, kw_only=True)
+class KycSettings:
+    """Who verifies new cardholders (docs/cards.md, "KYC").
+
+    ``manual`` (the default): every cardholder waits for ops. ``simulated``: a fake vendor for demos
+    that verifies anyone without a marker in their name or email; refused when ``BURSAR_ENV`` is
+    ``production``, with no override, because it checks no identity at all.
+    """
+
+    provider: str = "manual"
+    simulated_tier: str = "basic"
+    simulated_delay_seconds: float = 0.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], deployment: str) -> KycSettings:
+        provider = (env.get("BURSAR_KYC_PROVIDER") or "manual").strip().lower()
+        if provider not in KYC_PROVIDERS:
+            raise ConfigError(f"BURSAR_KYC_PROVIDER must be one of {', '.join(KYC_PROVIDERS)}, got {provider!r}")
+        if provider == "simulated" and deployment == "production":
+            raise ConfigError("BURSAR_KYC_PROVIDER=simulated verifies anyone without checking: "
+                              "it is for demos and is refused when BURSAR_ENV=production")
+        tier = (env.get("BURSAR_KYC_SIMULATED_TIER") or "basic").strip().lower()
+        if tier not in TIERS:
+            raise ConfigError(f"BURSAR_KYC_SIMULATED_TIER must be one of {', '.join(TIERS)}, got {tier!r}")
+        delay = _float(env, "BURSAR_KYC_SIMULATED_DELAY_SECONDS", 0.0)
+        if not 0 <= delay <= 10:
+            raise ConfigError(f"BURSAR_KYC_SIMULATED_DELAY_SECONDS must be 0 to 10, got {delay:g}")
+        return cls(provider=provider, simulated_tier=tier, simulated_delay_seconds=delay)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     env: str
@@ -215,6 +249,7 @@ class Settings:
     reveal_limit_per_credential: str = "6000/minute"
     fx: FxSettings = field(default_factory=FxSettings)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    kyc: KycSettings = field(default_factory=KycSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -261,6 +296,7 @@ class Settings:
             reveal_limit_per_credential=env.get("BURSAR_REVEAL_LIMIT_PER_CREDENTIAL", "6000/minute"),
             fx=FxSettings.from_env(env, env.get("BURSAR_ENV", "development")),
             webhooks=WebhookSettings.from_env(env),
+            kyc=KycSettings.from_env(env, env.get("BURSAR_ENV", "development")),
         )
 
 

@@ -16,7 +16,7 @@ from domain.cards.records import Authorization, CardTransaction
 
 _PROGRAM = ("id, name, bin, currency, expiry_months, controls, fx_markup_bps, hold_seconds, funding_account_id, "
             "settlement_account_id, fx_fee_account_id, created_at, decision_webhook")
-_HOLDER = "id, name, country, birth_date, email, kyc_status, kyc_tier, created_at"
+_HOLDER = "id, name, country, birth_date, email, kyc_status, kyc_tier, created_at, kyc_source, kyc_reason"
 _CARD = ("id, cardholder_id, program_id, token, bin, last4, exp_month, exp_year, currency, state, controls, "
          "account_id, created_at, updated_at")
 _AUTH = ("id, card_id, cardholder_id, message_id, status, approved, response_code, decline_reason, amount, "
@@ -43,9 +43,9 @@ def _program(row) -> Program:
 
 
 def _holder(row) -> Cardholder:
-    id_, name, country, birth, email, status, tier, created = row
+    id_, name, country, birth, email, status, tier, created, source, reason = row
     return Cardholder(id=id_, name=name, country=country, birth_date=birth, email=email, kyc_status=status,
-                      kyc_tier=tier, created_at=created)
+                      kyc_tier=tier, created_at=created, kyc_source=source, kyc_reason=reason)
 
 
 def _card(row) -> Card:
@@ -98,8 +98,9 @@ class PostgresCards:
 
     async def add_cardholder(self, c: Cardholder) -> None:
         await self._conn.execute(
-            f"INSERT INTO core.cardholders ({_HOLDER}, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (c.id, c.name, c.country, c.birth_date, c.email, c.kyc_status, c.kyc_tier, c.created_at, c.created_at),
+            f"INSERT INTO core.cardholders ({_HOLDER}, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (c.id, c.name, c.country, c.birth_date, c.email, c.kyc_status, c.kyc_tier, c.created_at, c.kyc_source,
+             c.kyc_reason, c.created_at),
         )
 
     async def get_cardholder(self, cardholder_id: str, *, lock: bool = False) -> Cardholder | None:
@@ -108,8 +109,9 @@ class PostgresCards:
 
     async def update_cardholder(self, c: Cardholder) -> None:
         await self._conn.execute(
-            "UPDATE core.cardholders SET kyc_status = %s, kyc_tier = %s, updated_at = now() WHERE id = %s",
-            (c.kyc_status, c.kyc_tier, c.id),
+            "UPDATE core.cardholders SET kyc_status = %s, kyc_tier = %s, kyc_source = %s, kyc_reason = %s, "
+            "updated_at = now() WHERE id = %s",
+            (c.kyc_status, c.kyc_tier, c.kyc_source, c.kyc_reason, c.id),
         )
 
     async def add_card(self, c: Card) -> None:

@@ -104,6 +104,11 @@ class Cardholder(msgspec.Struct, frozen=True, kw_only=True):
     kyc_status: KycStatus = "pending"
     kyc_tier: str | None = None
     created_at: datetime
+    kyc_source: str | None = None
+    """Who set the KYC status: a provider's name (``manual``, ``simulated``), ``screening`` (held for
+    compliance, never submitted), or ``ops:<api key id>``; None while no provider was asked yet."""
+    kyc_reason: str | None = None
+    """Why: a rejection's reason, why it waits for review, or the evidence ops recorded."""
 
     def tier_controls(self, card_currency: str) -> Controls:
         """The cardholder-level limits of their KYC tier, in minor units of ``card_currency``."""
@@ -116,14 +121,23 @@ class Cardholder(msgspec.Struct, frozen=True, kw_only=True):
         ))
 
 
-def decide_kyc(cardholder: Cardholder, decision: KycStatus, tier: str | None) -> Cardholder:
+def decide_kyc(cardholder: Cardholder, decision: KycStatus, tier: str | None, *, source: str | None = None,
+               reason: str | None = None) -> Cardholder:
+    """``cardholder`` verified (into ``tier``, default ``basic``) or rejected by ``source``, for ``reason``."""
     if decision not in ("verified", "rejected"):
         raise InvalidInput("a KYC decision is verified or rejected", code="invalid_kyc_decision")
     if decision == "verified":
         tier = tier or "basic"
         if tier not in TIERS:
             raise InvalidInput(f"unknown KYC tier {tier!r} (one of {', '.join(TIERS)})", code="invalid_kyc_tier")
-    return msgspec.structs.replace(cardholder, kyc_status=decision, kyc_tier=tier if decision == "verified" else None)
+    return msgspec.structs.replace(cardholder, kyc_status=decision, kyc_tier=tier if decision == "verified" else None,
+                                   kyc_source=source, kyc_reason=reason)
+
+
+def refer_kyc(cardholder: Cardholder, *, source: str, reason: str) -> Cardholder:
+    """``cardholder`` left ``pending`` for a person to decide (manual review), saying who sent it there and why."""
+    return msgspec.structs.replace(cardholder, kyc_status="pending", kyc_tier=None, kyc_source=source,
+                                   kyc_reason=reason)
 
 
 class Card(msgspec.Struct, frozen=True, kw_only=True):

@@ -79,6 +79,10 @@ class CardholderOut(msgspec.Struct, frozen=True, kw_only=True):
     kyc_tier: str | None
     created_at: datetime
     screening: ScreeningOut | None = None
+    kyc_source: str | None = None
+    """Who set ``kyc_status``: ``manual`` or ``simulated`` (the KYC provider), ``screening`` (held for
+    the compliance review, never sent to the provider), ``ops:<api key id>``; null: not yet."""
+    kyc_reason: str | None = None
 
 
 class KycIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -150,7 +154,8 @@ def holder_out(holder: Cardholder, screening=None) -> CardholderOut:
         )
     return CardholderOut(id=holder.id, name=holder.name, country=holder.country, birth_date=holder.birth_date,
                          email=holder.email, kyc_status=holder.kyc_status, kyc_tier=holder.kyc_tier,
-                         created_at=holder.created_at, screening=view)
+                         created_at=holder.created_at, screening=view, kyc_source=holder.kyc_source,
+                         kyc_reason=holder.kyc_reason)
 
 
 def _scope(request: Request, route: str) -> str:
@@ -174,7 +179,8 @@ class ProgramsController(Controller):
 class CardholdersController(Controller):
     tags = ["cards"]
 
-    @post("/v1/cardholders", opt=roles("app", "ops"), summary="Create a cardholder, screened at once")
+    @post("/v1/cardholders", opt=roles("app", "ops"),
+          summary="Create a cardholder, screened and submitted to KYC at once")
     async def create(self, state: State, request: Request, data: JSONBody[CardholderIn],
                      idempotency_key: IdempotencyKey = None) -> Response[CardholderOut]:
         holder_id = id_for("ch", _scope(request, "cardholders"), idempotency_key, state.container.ids())
@@ -189,8 +195,10 @@ class CardholdersController(Controller):
 
     @post("/v1/cardholders/{cardholder_id:str}/kyc", opt=roles("ops"), status_code=200,
           summary="Record a KYC decision (manual review)")
-    async def kyc(self, state: State, cardholder_id: FromPath[str], data: JSONBody[KycIn]) -> CardholderOut:
-        return holder_out(await state.container.cards_decide_kyc()(cardholder_id, data.decision, data.tier))
+    async def kyc(self, state: State, request: Request, cardholder_id: FromPath[str],
+                  data: JSONBody[KycIn]) -> CardholderOut:
+        return holder_out(await state.container.cards_decide_kyc()(
+            cardholder_id, data.decision, data.tier, actor=current_principal(request).key_id, evidence=data.evidence))
 
 
 class CardsController(Controller):
