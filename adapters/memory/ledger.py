@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 from bisect import bisect_right
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import TypeVar
 
@@ -132,6 +133,11 @@ class InMemoryUnitOfWork:
     def __init__(self, state: LedgerState, events: EventState | None = None) -> None:
         self.ledger = InMemoryLedger(state)
         self.outbox = InMemoryOutbox(events if events is not None else EventState())
+
+    @asynccontextmanager
+    async def writes(self) -> AsyncIterator[None]:
+        """In memory every write is already immediate."""
+        yield
 
 
 class InMemoryTransactions:

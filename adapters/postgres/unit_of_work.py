@@ -6,6 +6,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
 from psycopg import AsyncConnection, errors
@@ -25,9 +26,14 @@ TRANSIENT = (errors.DeadlockDetected, errors.SerializationFailure, errors.Unique
 
 class PostgresUnitOfWork:
     def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
         self.ledger = PostgresLedger(conn)
         self.cards = PostgresCards(conn)
         self.outbox = PostgresOutbox(conn)
+
+    def writes(self) -> AbstractAsyncContextManager[None]:
+        """psycopg's pipeline mode: the statements go out together, the results come back together."""
+        return self._conn.pipeline()
 
 
 class PostgresTransactions:

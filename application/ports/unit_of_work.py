@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol, TypeVar
 
 from application.ports.cards import CardsRepository
@@ -17,6 +18,11 @@ class UnitOfWork(Protocol):
     cards: CardsRepository
     outbox: Outbox
     """Events written here commit or roll back with the rest of the unit of work."""
+
+    def writes(self) -> AbstractAsyncContextManager[None]:
+        """A block of writes that may travel to the database together (one round trip); nothing in
+        it may read, and an error in any of them surfaces when the block ends."""
+        ...
 
 
 class Transactions(Protocol):
