@@ -15,7 +15,7 @@ from domain.cards.model import Card, Cardholder, DecisionWebhook, Program, Progr
 from domain.cards.records import Authorization, CardTransaction
 
 _PROGRAM = ("id, name, bin, currency, expiry_months, controls, fx_markup_bps, hold_seconds, funding_account_id, "
-            "settlement_account_id, fx_fee_account_id, created_at, decision_webhook")
+            "settlement_account_id, fx_fee_account_id, created_at, decision_webhook, settlement_shards")
 _HOLDER = "id, name, country, birth_date, email, kyc_status, kyc_tier, created_at, kyc_source, kyc_reason"
 _CARD = ("id, cardholder_id, program_id, token, bin, last4, exp_month, exp_year, currency, state, controls, "
          "account_id, created_at, updated_at")
@@ -35,11 +35,13 @@ def _controls(raw: dict) -> Controls:
 
 
 def _program(row) -> Program:
-    (id_, name, bin_, currency, months, controls, markup, hold, funding, settlement, fees, created, webhook) = row
+    (id_, name, bin_, currency, months, controls, markup, hold, funding, settlement, fees, created, webhook,
+     shards) = row
     return Program(id=id_, name=name, bin=bin_, currency=currency, expiry_months=months, controls=_controls(controls),
                    fx_markup_bps=markup, hold_seconds=hold, created_at=created,
                    accounts=ProgramAccounts(funding=funding, settlement=settlement, fx_fees=fees),
-                   decision_webhook=msgspec.convert(webhook, DecisionWebhook) if webhook else None)
+                   decision_webhook=msgspec.convert(webhook, DecisionWebhook) if webhook else None,
+                   settlement_shards=shards)
 
 
 def _holder(row) -> Cardholder:
@@ -86,10 +88,11 @@ class PostgresCards:
 
     async def add_program(self, p: Program) -> None:
         await self._conn.execute(
-            f"INSERT INTO core.card_programs ({_PROGRAM}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            f"INSERT INTO core.card_programs ({_PROGRAM}) VALUES "
+            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (p.id, p.name, p.bin, p.currency, p.expiry_months, _json(p.controls), p.fx_markup_bps, p.hold_seconds,
              p.accounts.funding, p.accounts.settlement, p.accounts.fx_fees, p.created_at,
-             _json(p.decision_webhook) if p.decision_webhook else None),
+             _json(p.decision_webhook) if p.decision_webhook else None, p.settlement_shards),
         )
 
     async def get_program(self, program_id: str) -> Program | None:

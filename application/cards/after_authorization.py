@@ -119,7 +119,7 @@ def _rehold(auth: Authorization, card: Card, program: Program, amount: int, mess
     new_id = f"hold:{auth.id}:{message_id}"
     remaining = max(1, math.ceil((auth.expires_at - now).total_seconds()))
     items.append(CreateTransfer(id=new_id, debit_account_id=card.account_id,
-                                credit_account_id=program.accounts.settlement, amount=amount, currency=card.currency,
+                                credit_account_id=program.settlement_for(card.id), amount=amount, currency=card.currency,
                                 code="card_authorization", pending=True, timeout_seconds=remaining,
                                 metadata={"authorization_id": auth.id}))
     return items, new_id
@@ -230,12 +230,12 @@ class ClearTransaction(_Network):
 
             def settle(suffix: str, value: int) -> CreateTransfer:
                 return CreateTransfer(id=f"{tx_id}:{suffix}", debit_account_id=card.account_id,
-                                      credit_account_id=program.accounts.settlement, amount=value,
+                                      credit_account_id=program.settlement_for(card.id), amount=value,
                                       currency=card.currency, code="card_clearing",
                                       metadata={"transaction_id": tx_id}, linked=fee > 0)
 
-            fee_leg = [CreateTransfer(id=f"{tx_id}:fx_fee", debit_account_id=program.accounts.settlement,
-                                      credit_account_id=program.accounts.fx_fees, amount=fee, currency=card.currency,
+            fee_leg = [CreateTransfer(id=f"{tx_id}:fx_fee", debit_account_id=program.settlement_for(card.id),
+                                      credit_account_id=program.fx_fees_for(card.id), amount=fee, currency=card.currency,
                                       code="fx_fee", metadata={"transaction_id": tx_id})] if fee > 0 else []
             shortfall, kind = 0, "clearing"
             if auth is not None and _live(auth, now) and auth.approved:
@@ -301,7 +301,7 @@ class RefundTransaction(_Network):
             program = await uow.cards.get_program(card.program_id)
             amount, _ = await self._priced(None, msg.amount, msg.currency, card, program, now, markup=False)
             tx_id = f"txn_{self._ids.new_id()}"
-            item = CreateTransfer(id=f"{tx_id}:refund", debit_account_id=program.accounts.settlement,
+            item = CreateTransfer(id=f"{tx_id}:refund", debit_account_id=program.settlement_for(card.id),
                                   credit_account_id=card.account_id, amount=amount, currency=card.currency,
                                   code="card_refund", metadata={"transaction_id": tx_id})
             if not await _post(uow, [item], now):

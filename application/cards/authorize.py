@@ -76,6 +76,7 @@ class Authorize:
         self._monitor = monitor
         self._clock = clock
         self._ids = ids
+        self._programs: dict[str, Program] = {}
 
     async def __call__(self, request: AuthorizationRequest) -> dict[str, Any]:
         raw = msgspec.to_builtins(request)
@@ -84,28 +85,29 @@ class Authorize:
         async def read(uow: UnitOfWork):
             earlier = await uow.cards.recall_message(request.message_id)
             if earlier is not None:
-                return earlier, None, None, None
+                return earlier, None, None
             card = await uow.cards.card_by_token(request.card_token)
             if card is None:
-                return None, None, None, None
-            return None, card, await uow.cards.get_program(card.program_id), await uow.cards.get_cardholder(
-                card.cardholder_id)
+                return None, None, None
+            program = self._programs.get(card.program_id) or await uow.cards.get_program(card.program_id)
+            return None, card, program
 
-        earlier, card, program, holder = await self._transactions.run(read)
+        earlier, card, program = await self._transactions.run(read)
         if earlier is not None:
             same_request(earlier[0], raw, f"message_id {request.message_id}")
             return earlier[1]
         now = self._clock.now()
         if card is None:
             return await self._remember_unknown_card(request, raw, digest, now)
+        self._programs[program.id] = program  # programs do not change once created
 
         conversion, fx_error = await self._price(request, card, program, now)
         card_amount = conversion.total.amount if conversion else request.amount
-        event = ActivityEvent(id=f"auth:{request.message_id}", subject_id=holder.id, card_id=card.id,
+        event = ActivityEvent(id=f"auth:{request.message_id}", subject_id=card.cardholder_id, card_id=card.id,
                               kind="authorization", amount=card_amount, currency=card.currency,
                               mcc=request.merchant.mcc, country=request.merchant.country, at=now)
         verdict = await self._monitor.check(event)
-        outside = _Outside(program=program, sanctions_status=await self._statuses.subject_status(holder.id),
+        outside = _Outside(program=program, sanctions_status=await self._statuses.subject_status(card.cardholder_id),
                            conversion=conversion, fx_error=fx_error,
                            monitoring_hits=tuple(hit.rule_id for hit in verdict.hits))
         webhook = await self._ask_webhook(request, card, outside, now) if program.decision_webhook else None
@@ -117,7 +119,7 @@ class Authorize:
                 return again[1], None
             auth_id = f"auth_{self._ids.new_id()}"
             hold = CreateTransfer(id=f"hold:{auth_id}", debit_account_id=card.account_id,
-                                  credit_account_id=program.accounts.settlement, amount=max(card_amount, 1),
+                                  credit_account_id=program.settlement_for(card.id), amount=max(card_amount, 1),
                                   currency=card.currency, code="card_authorization", pending=True,
                                   timeout_seconds=program.hold_seconds, metadata={"authorization_id": auth_id})
             ctx, snapshot = await _context(uow, card, outside, now, hold=hold)
@@ -133,11 +135,12 @@ class Authorize:
                 else:
                     await uow.ledger.save(outcome)
             auth = _record(auth_id, request, ctx.card, decision, hold.id, program, now, webhook)
-            await uow.cards.add_authorization(auth)
-            await publish(uow, self._ids, AUTHORIZATION_APPROVED if auth.approved else AUTHORIZATION_DECLINED,
-                          now, auth)
             response = response_of(auth, decision, ctx.card)
-            await uow.cards.remember_message(request.message_id, "authorization", digest, raw, response, now)
+            async with uow.writes():
+                await uow.cards.add_authorization(auth)
+                await publish(uow, self._ids, AUTHORIZATION_APPROVED if auth.approved else AUTHORIZATION_DECLINED,
+                              now, auth)
+                await uow.cards.remember_message(request.message_id, "authorization", digest, raw, response, now)
             return response, auth
 
         response, auth = await self._transactions.run(work)

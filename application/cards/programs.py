@@ -37,6 +37,7 @@ class NewProgram(msgspec.Struct, frozen=True, kw_only=True):
     hold_seconds: int = DEFAULT_HOLD_SECONDS
     accounts: ProgramAccounts | None = None
     decision_webhook: NewDecisionWebhook | None = None
+    settlement_shards: int = 1
     id: str | None = None
 
 
@@ -59,7 +60,8 @@ class CreateProgram:
             fallback=cmd.decision_webhook.fallback)
         program = Program(id=program_id, name=cmd.name, bin=cmd.bin, currency=cmd.currency,
                           expiry_months=cmd.expiry_months, controls=cmd.controls, fx_markup_bps=cmd.fx_markup_bps,
-                          hold_seconds=cmd.hold_seconds, accounts=accounts, created_at=now, decision_webhook=webhook)
+                          hold_seconds=cmd.hold_seconds, accounts=accounts, created_at=now, decision_webhook=webhook,
+                          settlement_shards=cmd.settlement_shards)
 
         async def work(uow: UnitOfWork) -> tuple[Program, bool]:
             earlier = await uow.cards.get_program(program_id)
@@ -67,14 +69,20 @@ class CreateProgram:
                 if _definition(earlier) != _definition(program):
                     raise Conflict(f"program {program_id} exists with different fields", code="idempotency_conflict")
                 return earlier, False
+            roles = [("funding source", accounts.funding), ("network settlement", accounts.settlement),
+                     ("FX fee revenue", accounts.fx_fees)]
+            if program.settlement_shards > 1:
+                roles += [(f"network settlement, shard {n}", shard) for n, shard in
+                          enumerate(program.shard_accounts(accounts.settlement))]
+                roles += [(f"FX fee revenue, shard {n}", shard) for n, shard in
+                          enumerate(program.shard_accounts(accounts.fx_fees))]
             if cmd.accounts is None:
-                for role, account_id in (("funding source", accounts.funding), ("network settlement",
-                                         accounts.settlement), ("FX fee revenue", accounts.fx_fees)):
+                for role, account_id in roles:
                     await uow.ledger.insert_account(open_account(NewAccount(
                         id=account_id, currency=cmd.currency, name=f"{cmd.name}: {role}", flags=AccountFlags(),
                     ), now))
             else:
-                for account_id in (accounts.funding, accounts.settlement, accounts.fx_fees):
+                for _, account_id in roles:
                     account = await uow.ledger.get_account(account_id)
                     if account is None or account.currency != cmd.currency:
                         raise InvalidInput(f"ledger account {account_id} must exist in {cmd.currency}",

@@ -10,6 +10,7 @@ account in the card currency that cannot go below zero.
 from __future__ import annotations
 
 import calendar
+import zlib
 from datetime import UTC, date, datetime
 from typing import Literal
 
@@ -22,6 +23,7 @@ from domain.shared.money import currency
 KycStatus = Literal["pending", "verified", "rejected"]
 CardState = Literal["inactive", "active", "paused", "closed"]
 DEFAULT_HOLD_SECONDS = 7 * 24 * 3600
+MAX_SETTLEMENT_SHARDS = 64
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "inactive": frozenset({"active", "closed"}),
@@ -77,6 +79,8 @@ class Program(msgspec.Struct, frozen=True, kw_only=True):
     accounts: ProgramAccounts
     created_at: datetime
     decision_webhook: DecisionWebhook | None = None
+    settlement_shards: int = 1
+    """How many ledger accounts the settlement and FX fee accounts are split into (see below)."""
 
     def __post_init__(self) -> None:
         currency(self.currency)
@@ -88,6 +92,32 @@ class Program(msgspec.Struct, frozen=True, kw_only=True):
             raise InvalidInput("fx_markup_bps is 0 to 10,000", code="invalid_markup")
         if not 60 <= self.hold_seconds <= 31 * 24 * 3600:
             raise InvalidInput("hold_seconds is 60 seconds to 31 days", code="invalid_hold_expiry")
+        if not 1 <= self.settlement_shards <= MAX_SETTLEMENT_SHARDS:
+            raise InvalidInput(f"settlement_shards is 1 to {MAX_SETTLEMENT_SHARDS}", code="invalid_settlement_shards")
+
+    # Every hold, clearing and refund of every card of a program moves money against the program's
+    # settlement account, so in the ledger that account is one row that every authorization locks:
+    # the program's authorizations would run one at a time. With shards, each card always uses the
+    # same one of ``settlement_shards`` accounts (``<settlement>:<nn>``, and likewise for FX fees),
+    # so authorizations on different cards rarely wait for each other. What the program owes the
+    # network is the sum over the shards.
+
+    def settlement_for(self, card_id: str) -> str:
+        return self._shard(self.accounts.settlement, card_id)
+
+    def fx_fees_for(self, card_id: str) -> str:
+        return self._shard(self.accounts.fx_fees, card_id)
+
+    def shard_accounts(self, account_id: str) -> list[str]:
+        """The ledger accounts ``account_id`` (settlement or FX fees) is split into."""
+        if self.settlement_shards == 1:
+            return [account_id]
+        return [f"{account_id}:{k:02d}" for k in range(self.settlement_shards)]
+
+    def _shard(self, account_id: str, card_id: str) -> str:
+        if self.settlement_shards == 1:
+            return account_id
+        return f"{account_id}:{zlib.crc32(card_id.encode()) % self.settlement_shards:02d}"
 
     def expiry_for(self, issued: datetime) -> tuple[int, int]:
         """(month, year) ``expiry_months`` after ``issued``'s month."""

@@ -117,3 +117,36 @@ def _container(settings) -> CoreContainer:
     container = CoreContainer()
     container.settings.override(providers.Object(settings))
     return container
+
+
+def test_a_sharded_program_settles_each_card_on_its_own_shard(client, core_keys):
+    ops, app = core_keys.headers("ops"), core_keys.headers("app")
+    tag = uuid.uuid4().hex[:8]
+    program = client.post("/v1/programs", headers=ops, json={
+        "id": f"prog_shard_{tag}", "name": "Sharded", "bin": "424242", "currency": "USD", "settlement_shards": 4})
+    assert program.status_code == 201, program.text
+    assert program.json()["settlement_shards"] == 4
+    settlement = program.json()["accounts"]["settlement"]
+    shards = [f"{settlement}:{k:02d}" for k in range(4)]
+    for shard in shards:
+        assert client.get(f"/v1/ledger/accounts/{shard}", headers=app).status_code == 200
+    spent = 0
+    for n in range(3):
+        holder = client.post("/v1/cardholders", headers=app, json={"name": f"Shard Holder {n}", "country": "US"}).json()
+        client.post(f"/v1/cardholders/{holder['id']}/kyc", headers=ops, json={"decision": "verified"})
+        card = client.post("/v1/cards", headers=app, json={"cardholder_id": holder["id"],
+                                                           "program_id": f"prog_shard_{tag}"}).json()
+        client.post(f"/v1/cards/{card['id']}/fundings", headers=app,
+                    json={"id": f"fund-{tag}-{n}", "amount": 50_00, "currency": "USD"})
+        auth = client.post(f"/v1/simulate/cards/{card['id']}/authorizations", headers=ops,
+                           json={"amount": 10_00 + n}).json()
+        assert auth["approved"], auth
+        client.post(f"/v1/simulate/authorizations/{auth['authorization_id']}/clearings", headers=ops, json={})
+        spent += 10_00 + n
+    owed = 0
+    for account in [settlement, *shards]:
+        balances = client.get(f"/v1/ledger/accounts/{account}", headers=app).json()["balances"]
+        owed += balances["credits_posted"] - balances["debits_posted"]
+    assert owed == spent, "what the program owes the network is the sum over its shards"
+    base = client.get(f"/v1/ledger/accounts/{settlement}", headers=app).json()["balances"]
+    assert base["credits_posted"] == 0, "a sharded program's cards never touch the base account"

@@ -43,6 +43,9 @@ class ProgramIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     hold_seconds: Annotated[int, Meta(ge=60, le=31 * 24 * 3600)] = 7 * 24 * 3600
     accounts: ProgramAccounts | None = None
     decision_webhook: DecisionWebhookIn | None = None
+    settlement_shards: Annotated[int, Meta(ge=1, le=64, description=(
+        "split the settlement and FX fee accounts into this many ledger accounts, <account>:<nn>, so that "
+        "authorizations on different cards do not queue on one ledger row (docs/cards.md)"))] = 1
     id: Id | None = None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -176,3 +177,17 @@ def test_a_decision_webhook_needs_an_http_url_and_a_sane_budget(url, timeout_ms)
 
 def test_a_decision_webhook_never_shows_its_secret_in_a_repr():
     assert "whsec" not in repr(DecisionWebhook(url="https://x", secret="whsec_abc"))
+
+
+def test_a_card_always_settles_on_the_same_shard_within_range():
+    program = Program(id="p", name="p", bin="456789", currency="USD", expiry_months=12, settlement_shards=8,
+                      accounts=ProgramAccounts(funding="f", settlement="s", fx_fees="x"),
+                      created_at=datetime(2026, 1, 1, tzinfo=UTC))
+    shards = {program.settlement_for(f"card_{n}") for n in range(200)}
+    assert shards == set(program.shard_accounts("s")) and len(shards) == 8
+    assert program.settlement_for("card_7") == program.settlement_for("card_7")
+    assert program.fx_fees_for("card_7").removeprefix("x:") == program.settlement_for("card_7").removeprefix("s:")
+    unsharded = msgspec.structs.replace(program, settlement_shards=1)
+    assert unsharded.settlement_for("card_7") == "s" and unsharded.shard_accounts("s") == ["s"]
+    with pytest.raises(InvalidInput):
+        msgspec.structs.replace(program, settlement_shards=65)
