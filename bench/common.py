@@ -59,8 +59,9 @@ def served_core(admin_url: str):
 
 
 @contextmanager
-def served(app: str, env: dict[str, str], workers: int = 1):
-    """``app`` ("core" or "vault") under uvicorn in its own process with ``env`` added; yields its URL."""
+def served(app: str, env: dict[str, str], workers: int = 1, ready_path: str = "/readyz"):
+    """``app`` ("core" or "vault") under uvicorn in its own process with ``env`` added; yields its URL
+    once ``ready_path`` answers 200 (``/healthz`` for a core served without a vault)."""
     port = free_port()
     env = {**os.environ, "BURSAR_LOG_LEVEL": "WARNING", **env, f"BURSAR_{app.upper()}_PORT": str(port)}
     log = tempfile.TemporaryFile()  # not a pipe: a full pipe would block the server
@@ -70,7 +71,7 @@ def served(app: str, env: dict[str, str], workers: int = 1):
     deadline = time.monotonic() + 30
     while True:
         try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+            if httpx.get(f"{url}{ready_path}", timeout=1).status_code == 200:
                 break
         except httpx.HTTPError:
             pass
