@@ -189,15 +189,17 @@ cli.add_command(fx)
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})
-@click.argument("name", type=click.Choice(["ledger", "screening", "all"]))
+@click.argument("name", type=click.Choice(["ledger", "screening", "vault", "authorization", "all"]))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def bench(name: str, args: tuple[str, ...]) -> None:
     """Run a benchmark from bench/ (a source checkout); see docs/performance.md."""
     try:
-        from bench import ledger, screening
+        from bench import authorization, ledger, screening
+        from bench import vault as vault_bench
     except ImportError:
         raise click.ClickException("benchmarks live in the source checkout's bench/ folder") from None
-    for bench_name, module in (("ledger", ledger), ("screening", screening)):
+    for bench_name, module in (("ledger", ledger), ("screening", screening), ("vault", vault_bench),
+                               ("authorization", authorization)):
         if name in (bench_name, "all"):
             module.main(list(args))
 
