@@ -258,7 +258,7 @@ class CoreContainer(Shared):
     )
     cards_update = providers.Singleton(UpdateCard, transactions, Shared.clock, Shared.ids)
     cards_fund = providers.Singleton(FundCard, transactions, Shared.clock)
-    cards_read = providers.Singleton(ReadCards, transactions)
+    cards_read = providers.Singleton(ReadCards, transactions, ledger_read)
     cards_authorize = providers.Singleton(
         Authorize, transactions, card_fx, compliance_subject_status, compliance_monitor, decision_webhooks,
         Shared.clock, Shared.ids,

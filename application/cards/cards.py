@@ -12,6 +12,7 @@ import uuid
 import msgspec
 
 from application.cards.common import CardBalance, card_balance, publish, require
+from application.ledger.read_ledger import ReadLedger
 from application.ports.clock import Clock, IdGenerator
 from application.ports.compliance import SubjectStatuses
 from application.ports.unit_of_work import Transactions, UnitOfWork
@@ -162,8 +163,9 @@ class CardActivity(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ReadCards:
-    def __init__(self, transactions: Transactions) -> None:
+    def __init__(self, transactions: Transactions, ledger: ReadLedger) -> None:
         self._transactions = transactions
+        self._ledger = ledger
 
     async def get(self, card_id: str) -> Card:
         async def read(uow: UnitOfWork) -> Card | None:
@@ -172,11 +174,10 @@ class ReadCards:
         return require(await self._transactions.run(read), "card", card_id, "card_not_found")
 
     async def balance(self, card_id: str) -> CardBalance:
-        async def read(uow: UnitOfWork) -> CardBalance:
-            card = require(await uow.cards.get_card(card_id), "card", card_id, "card_not_found")
-            return card_balance(await uow.ledger.get_account(card.account_id))
-
-        return await self._transactions.run(read)
+        """As of now: holds past their expiry are released first (the ledger's read does it), so the
+        balance never shows money reserved by an expired authorization, sweeper or not."""
+        card = await self.get(card_id)
+        return card_balance(await self._ledger.account(card.account_id))
 
     async def authorization(self, authorization_id: str) -> Authorization:
         async def read(uow: UnitOfWork) -> Authorization | None:

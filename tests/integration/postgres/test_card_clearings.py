@@ -225,3 +225,13 @@ def test_refunds_credit_the_card_back_from_settlement(card_world):
     assert w.net(program.accounts.settlement) == 3_000 - 1_200 - 5_000
     assert [t.kind for t in w.transactions(card)] == ["clearing", "refund", "refund"]
     w.assert_closed_system(program, [card])
+
+
+def test_the_card_balance_never_shows_a_hold_past_its_expiry_even_before_any_sweep(card_world):
+    w = card_world(START)
+    program = w.program("USD", hold_seconds=3_600)
+    card = w.card(program, funded=10_000)
+    w.authorize(card, 4_000)
+    assert w.books(card) == (10_000, 4_000, 6_000)
+    w.clock.set(START + timedelta(seconds=3_600))  # expired; no sweeper or expiry task has run
+    assert w.books(card) == (10_000, 0, 10_000)
