@@ -97,11 +97,11 @@ class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def entry_body(seq: int, at: datetime, event: AuditEvent) -> dict[str, Any]:
-    return {
-        "seq": seq,
-        "at": timestamp(at),
-        **msgspec.to_builtins(event),
-    }
+    return _body(seq, timestamp(at), event)
+
+
+def _body(seq: int, stamp: str, event: AuditEvent) -> dict[str, Any]:
+    return {"seq": seq, "at": stamp, **msgspec.to_builtins(event)}
 
 
 def chain_hash(prev_hash: bytes, body: dict[str, Any]) -> bytes:
@@ -113,9 +113,10 @@ def chain(events: list[AuditEvent], *, after_seq: int, after_hash: bytes, at: da
     """Entries for ``events``, continuing the chain whose head is (``after_seq``, ``after_hash``)."""
     entries = []
     prev = after_hash
+    stamp = timestamp(at)  # one time for the whole batch
     for offset, event in enumerate(events, start=1):
         seq = after_seq + offset
-        digest = chain_hash(prev, entry_body(seq, at, event))
+        digest = chain_hash(prev, _body(seq, stamp, event))
         entries.append(AuditEntry(seq=seq, at=at, event=event, prev_hash=prev, hash=digest))
         prev = digest
     return entries

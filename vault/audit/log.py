@@ -1,9 +1,10 @@
 """The vault's audit log: group-committed appends and signed checkpoints.
 
 Concurrent :meth:`AuditLog.record` calls are gathered into one transaction
-(group commit): while one batch is being written the next ones queue, so a
-busy vault writes a few hundred entries per commit instead of one, and every
-caller still returns only after its entry is durable.
+(group commit, :mod:`vault.batching`): while one batch is being written the
+next ones queue, so a busy vault writes many entries per commit instead of one,
+and every caller still returns only after its entry is durable. A batch that
+fails is retried caller by caller, so one bad event fails only its own caller.
 
 A checkpoint (see :mod:`vault.audit.checkpoint`) is signed with the HSM audit
 key whenever ``checkpoint_every`` entries have been added since the last one,
@@ -22,6 +23,8 @@ from typing import Protocol
 from vault.audit import checkpoint as notes
 from vault.audit.entry import AuditEntry, AuditEvent
 from vault.audit.store import PostgresAuditStore, StoredCheckpoint
+from vault.batching import GroupCommit
+from vault.db import SHARED_FAILURES
 from vault.errors import KeyStateError
 
 log = logging.getLogger("bursar.vault.audit")
@@ -50,8 +53,9 @@ class AuditLog:
         self._now = now
         self._signer = signer
         self._checkpoint_every = checkpoint_every
-        self._queue: list[tuple[list[AuditEvent], asyncio.Future[list[AuditEntry]]]] = []
-        self._flushing = False
+        self._appends: GroupCommit[list[AuditEvent], list[AuditEntry]] = GroupCommit(
+            self._append, shared_failures=SHARED_FAILURES
+        )
         self._last_checkpoint: int | None = None
         self._checkpointing: asyncio.Task[None] | None = None
 
@@ -61,33 +65,18 @@ class AuditLog:
         return entry
 
     async def record_many(self, events: list[AuditEvent]) -> list[AuditEntry]:
-        future: asyncio.Future[list[AuditEntry]] = asyncio.get_running_loop().create_future()
-        self._queue.append((events, future))
-        if not self._flushing:
-            self._flushing = True
-            asyncio.get_running_loop().create_task(self._flush())
-        return await future
+        """Append ``events`` (consecutively); returns once their entries are committed."""
+        return await self._appends.submit(events) if events else []
 
-    async def _flush(self) -> None:
-        try:
-            while self._queue:
-                batch, self._queue = self._queue, []
-                events = [event for group, _ in batch for event in group]
-                try:
-                    entries = await self.store.append(events, self._now())
-                except Exception as exc:  # every waiter of the batch learns of the failure
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                offset = 0
-                for group, future in batch:
-                    if not future.done():
-                        future.set_result(entries[offset : offset + len(group)])
-                    offset += len(group)
-                self._maybe_checkpoint(entries[-1].seq)
-        finally:
-            self._flushing = False
+    async def _append(self, groups: list[list[AuditEvent]]) -> list[list[AuditEntry]]:
+        """One transaction for the events of every caller in the batch."""
+        entries = await self.store.append([event for group in groups for event in group], self._now())
+        self._maybe_checkpoint(entries[-1].seq)
+        grouped, offset = [], 0
+        for group in groups:
+            grouped.append(entries[offset : offset + len(group)])
+            offset += len(group)
+        return grouped
 
     def _maybe_checkpoint(self, size: int) -> None:
         if self._signer is None or (self._checkpointing and not self._checkpointing.done()):

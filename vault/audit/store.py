@@ -2,8 +2,9 @@
 
 Appends are serialised by a transaction-scoped advisory lock: each batch reads
 the head (last ``seq`` and ``hash``), chains its entries onto it and inserts
-them in one statement. The database re-checks every link (trigger
-``audit_log_links``) and refuses UPDATE, DELETE and TRUNCATE.
+them in one statement (one JSON parameter, see :mod:`vault.db`), in two round
+trips in all. The database re-checks every link (trigger ``audit_log_links``)
+and refuses UPDATE, DELETE and TRUNCATE.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from __future__ import annotations
 from datetime import datetime
 
 import msgspec
-from psycopg import AsyncConnection
+from psycopg import AsyncClientCursor, AsyncConnection
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from vault.audit.entry import GENESIS, Actor, AuditEntry, AuditEvent, Origin, Resource, chain
+from vault.db import autocommit, bytea, json_rows
 
 _APPEND_LOCK = 0x42_55_52_53_41_55_44  # "BURSAUD": one appender at a time, across processes
 
@@ -41,16 +42,15 @@ class PostgresAuditStore:
         self._pool = pool
 
     async def append(self, events: list[AuditEvent], at: datetime) -> list[AuditEntry]:
-        async with self._pool.connection() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_APPEND_LOCK,))
-            seq, head = await _head(conn)
+        """Chain ``events`` onto the head and commit them: two round trips, whatever their number."""
+        async with autocommit(self._pool) as conn:
+            cur = await conn.execute(_BEGIN_LOCK_AND_READ_HEAD)
+            cur.nextset()  # past BEGIN's and the lock's results
+            cur.nextset()
+            row = await cur.fetchone()
+            seq, head = (row[0], bytes(row[1])) if row else (0, GENESIS)
             entries = chain(events, after_seq=seq, after_hash=head, at=at)
-            async with conn.cursor() as cur:
-                await cur.executemany(
-                    f"INSERT INTO vault.audit_log ({_COLUMNS}) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    [_row(entry) for entry in entries],
-                )
+            await AsyncClientCursor(conn).execute(_INSERT_AND_COMMIT, (_rows(entries),))
             return entries
 
     async def head(self) -> tuple[int, bytes]:
@@ -100,13 +100,48 @@ async def _head(conn: AsyncConnection) -> tuple[int, bytes]:
     return (row[0], bytes(row[1])) if row else (0, GENESIS)
 
 
-def _row(entry: AuditEntry) -> tuple:
+# The lock is taken before the head is read: statements of one query string each take their own
+# snapshot, so the head read is the one the previous appender committed.
+_BEGIN_LOCK_AND_READ_HEAD = (
+    f"BEGIN; SELECT pg_advisory_xact_lock({_APPEND_LOCK}); "
+    "SELECT seq, hash FROM vault.audit_log ORDER BY seq DESC LIMIT 1"
+)
+_INSERT_AND_COMMIT = (  # bound client-side (a JSON literal), so that COMMIT rides along
+    f"INSERT INTO vault.audit_log ({_COLUMNS}) SELECT {_COLUMNS} "
+    "FROM json_populate_recordset(NULL::vault.audit_log, %s::json); COMMIT"
+)
+
+
+class _Row(msgspec.Struct):
+    """A ``vault.audit_log`` row for :data:`_INSERT_AND_COMMIT`."""
+
+    seq: int
+    at: datetime
+    action: str
+    actor_id: str
+    actor_role: str
+    resource_type: str
+    resource_id: str
+    outcome: str
+    reason: str | None
+    origin_ip: str | None
+    request_id: str | None
+    details: dict
+    prev_hash: str  # bytea, hex input format
+    hash: str
+
+
+def _rows(entries: list[AuditEntry]) -> str:
+    return json_rows([_row(entry) for entry in entries])
+
+
+def _row(entry: AuditEntry) -> _Row:
     event = entry.event
-    return (
+    return _Row(
         entry.seq, entry.at, event.action, event.actor.id, event.actor.role,
         event.resource.type, event.resource.id, event.outcome, event.reason,
-        event.origin.ip, event.origin.request_id, Jsonb(event.details),
-        entry.prev_hash, entry.hash,
+        event.origin.ip, event.origin.request_id, event.details,
+        bytea(entry.prev_hash), bytea(entry.hash),
     )
 
 

@@ -21,11 +21,13 @@ from psycopg_pool import AsyncConnectionPool
 
 from vault.audit.entry import Actor, AuditEvent, Origin, Resource
 from vault.audit.log import AuditLog
+from vault.batching import GroupCommit
 from vault.canonical import canonical_hash
 from vault.cards.cvv import derive_cvv2
 from vault.cards.pan import generate_pan, new_token, validate_bin, validate_expiry, validate_pan
 from vault.crypto.data_keys import DataKeys
 from vault.crypto.working_keys import WorkingKeys
+from vault.db import SHARED_FAILURES, autocommit, bytea, json_rows
 from vault.errors import Conflict, IntegrityError, NotFound, VaultError
 from vault.keys.model import KeyPurpose
 
@@ -61,6 +63,58 @@ _SEALED_COLUMNS = "dek_id, nonce, ciphertext, exp_month, exp_year, cvv_version, 
 # followed by an audit entry whose (synchronous, group) commit flushes the WAL past it before the
 # caller hears back. A crash in between loses only writes whose caller never got an answer.
 _RELAXED_COMMIT = "set_config('synchronous_commit', 'off', true)"
+
+# The cards of concurrent requests, inserted in one statement (vault.batching, vault.db; columns
+# absent from the JSON, such as shredded_at, are NULL). A PAN stored already (blind index taken,
+# by an earlier request or earlier in the same batch) is skipped: its token is not returned.
+_INSERT_CARDS = (
+    "INSERT INTO vault.cards SELECT * FROM json_populate_recordset(NULL::vault.cards, %s::json) "
+    "ON CONFLICT (index_version, blind_index) WHERE blind_index IS NOT NULL DO NOTHING "
+    f"RETURNING token, {_RELAXED_COMMIT}"
+)
+
+# The grant nonces of concurrent reveals, claimed in one statement, each with its card's sealed
+# data. A nonce seen before is not inserted again, so its claim reads back `false`.
+_CLAIM_NONCES = (
+    "WITH claim AS (SELECT * FROM json_populate_recordset(NULL::vault.reveal_grants, %s::json)), "
+    "used AS (INSERT INTO vault.reveal_grants SELECT * FROM claim ON CONFLICT (nonce) DO NOTHING RETURNING nonce) "
+    "SELECT claim.nonce, used.nonce IS NOT NULL, cards.token IS NOT NULL, "
+    + ", ".join(f"cards.{column}" for column in _SEALED_COLUMNS.split(", "))
+    + f", {_RELAXED_COMMIT} "
+    "FROM claim LEFT JOIN used ON used.nonce = claim.nonce LEFT JOIN vault.cards ON cards.token = claim.token"
+)
+
+
+class _NewCard(msgspec.Struct, frozen=True):
+    """A ``vault.cards`` row to insert (the PAN only as ciphertext); bytea columns as hex text."""
+
+    token: str
+    index_version: int
+    blind_index: str
+    origin: str
+    program_id: str | None
+    bin: str
+    last4: str
+    exp_month: int
+    exp_year: int
+    cvv_version: int
+    dek_id: str
+    nonce: str
+    ciphertext: str
+    created_at: datetime
+    request_key: str | None
+    request_hash: str | None
+
+
+class _Claim(msgspec.Struct, frozen=True):
+    """A ``vault.reveal_grants`` row: a grant's nonce, used now."""
+
+    nonce: str
+    token: str
+    redeemer: str
+    requested_by: str
+    expires_at: datetime
+    used_at: datetime
 
 
 class StoredCard(msgspec.Struct, frozen=True, kw_only=True):
@@ -101,6 +155,12 @@ class CardVault:
         self._working_keys = working_keys
         self._audit = audit
         self._now = now
+        self._card_inserts: GroupCommit[_NewCard, bool] = GroupCommit(
+            self._insert_cards, shared_failures=SHARED_FAILURES
+        )
+        self._nonce_claims: GroupCommit[tuple[str, GrantUse], tuple | None] = GroupCommit(
+            self._claim_nonces, shared_failures=SHARED_FAILURES
+        )
 
     async def issue(
         self,
@@ -168,25 +228,36 @@ class CardVault:
         return await self._unseal(token, row)
 
     async def open_once(self, token: str, use: GrantUse) -> OpenedCard:
-        """Like :meth:`open`, consuming a reveal grant's nonce in the same statement.
+        """Like :meth:`open`, consuming a reveal grant's nonce in the same statement (shared with
+        the reveals that arrive meanwhile, see :mod:`vault.batching`).
 
         :class:`NonceUsed` when the nonce was consumed before (by this vault, at any time since
-        the grant was issued): a grant opens a card once.
+        the grant was issued, or by a reveal in the same batch): a grant opens a card once.
         """
-        async with self._pool.connection() as conn:
-            cur = await conn.execute(
-                "WITH used AS (INSERT INTO vault.reveal_grants "
-                "(nonce, token, redeemer, requested_by, expires_at, used_at) VALUES (%s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT (nonce) DO NOTHING RETURNING nonce) "
-                f"SELECT EXISTS (SELECT 1 FROM used), cards.token IS NOT NULL, {_SEALED_COLUMNS}, {_RELAXED_COMMIT} "
-                "FROM (SELECT 1) one "
-                "LEFT JOIN vault.cards ON token = %s",
-                (use.nonce, token, use.redeemer, use.requested_by, use.expires_at, self._now(), token),
-            )
-            first_use, found, *row, _ = await cur.fetchone()
-        if not first_use:
-            raise NonceUsed("this grant was already used")
-        return await self._unseal(token, row if found else None)
+        row = await self._nonce_claims.submit((token, use))  # NonceUsed raised here
+        return await self._unseal(token, row)
+
+    async def _claim_nonces(self, claims: list[tuple[str, GrantUse]]) -> list[tuple | None | NonceUsed]:
+        """Claim every nonce of the batch (one statement); each claim's sealed card row, or
+        ``None`` for an unknown token, or :class:`NonceUsed`."""
+        first: dict[str, int] = {}  # a nonce twice in one batch: the second is a replay
+        for position, (_, use) in enumerate(claims):
+            first.setdefault(use.nonce, position)
+        now = self._now()
+        rows = [_Claim(use.nonce, token, use.redeemer, use.requested_by, use.expires_at, now)
+                for token, use in (claims[position] for position in first.values())]
+        async with autocommit(self._pool) as conn:  # one round trip
+            cur = await conn.execute(_CLAIM_NONCES, (json_rows(rows),))
+            claimed = {nonce: (first_use, row if found else None)
+                       for nonce, first_use, found, *row, _ in await cur.fetchall()}
+        outcomes: list[tuple | None | NonceUsed] = []
+        for position, (_, use) in enumerate(claims):
+            first_use, row = claimed[use.nonce]
+            if first_use and first[use.nonce] == position:
+                outcomes.append(row)
+            else:
+                outcomes.append(NonceUsed("this grant was already used"))
+        return outcomes
 
     async def prune_grant_nonces(self, expired_before: datetime) -> int:
         """Forget nonces of grants that expired before ``expired_before`` (refused by expiry anyway)."""
@@ -275,24 +346,24 @@ class CardVault:
         key = await self._data_keys.for_encryption()
         nonce = secrets.token_bytes(12)
         ciphertext = AESGCM(key.value).encrypt(nonce, pan.encode(), pan_aad(token, key.id))
+        request_key, request_hash = request or (None, None)
+        card = _NewCard(token, version, bytea(index), origin, program_id, bin_, pan[-4:], exp_month, exp_year,
+                        cvv_version, key.id, bytea(nonce), bytea(ciphertext), self._now(), request_key, request_hash)
         try:
-            async with self._pool.connection() as conn:
-                cur = await conn.execute(
-                    "INSERT INTO vault.cards (token, index_version, blind_index, origin, program_id, bin, last4, "
-                    "exp_month, exp_year, cvv_version, dek_id, nonce, ciphertext, created_at, request_key, "
-                    "request_hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                    "ON CONFLICT (index_version, blind_index) WHERE blind_index IS NOT NULL DO NOTHING "
-                    f"RETURNING {_RELAXED_COMMIT}",
-                    (token, version, index, origin, program_id, bin_, pan[-4:], exp_month, exp_year, cvv_version,
-                     key.id, nonce, ciphertext, self._now(), *(request or (None, None))),
-                )
-                if await cur.fetchone() is None:  # the PAN is stored already
-                    return None
+            if not await self._card_inserts.submit(card):  # the PAN is stored already
+                return None
         except errors.UniqueViolation as exc:
             if exc.diag.constraint_name == "cards_request_key_key":
                 raise _RequestKeyTaken from None
             return None
         return StoredCard(token=token, bin=bin_, last4=pan[-4:], exp_month=exp_month, exp_year=exp_year, created=True)
+
+    async def _insert_cards(self, cards: list[_NewCard]) -> list[bool]:
+        """Insert the batch (one statement); for each card, whether it was stored."""
+        async with autocommit(self._pool) as conn:  # one round trip
+            cur = await conn.execute(_INSERT_CARDS, (json_rows(cards),))
+            stored = {token for token, _ in await cur.fetchall()}
+        return [card.token in stored for card in cards]
 
     async def _record(self, action: str, token: str, actor: Actor, origin: Origin, **details) -> None:
         await self._audit.record(AuditEvent(

@@ -11,6 +11,7 @@ is as strong as ``K``: recovering ``K`` from ``W`` means inverting HMAC.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import time
@@ -34,6 +35,7 @@ class WorkingKeys:
         self._cache: BoundedCache[tuple[KeyPurpose, int], bytes] = BoundedCache(ttl=ttl, size=64)
         self._versions_ttl = versions_ttl
         self._versions: dict[KeyPurpose, tuple[float, int, list[KeyRecord]]] = {}
+        self._reading: dict[tuple[KeyPurpose, int], asyncio.Task[list[KeyRecord]]] = {}
 
     async def active_version(self, purpose: KeyPurpose) -> int:
         for record in await self._records(purpose):
@@ -62,10 +64,21 @@ class WorkingKeys:
         hit = self._versions.get(purpose)
         if hit is not None and hit[0] > time.monotonic() and hit[1] == self._keys.generation:
             return hit[2]
-        generation = self._keys.generation
-        records = await self._keys.store.of_purpose(purpose)
-        self._versions[purpose] = (time.monotonic() + self._versions_ttl, generation, records)
-        return records
+        # One read at a time per purpose and key generation, shared by whoever needs it meanwhile.
+        reading_key = (purpose, self._keys.generation)
+        reading = self._reading.get(reading_key)
+        if reading is None or reading.get_loop() is not asyncio.get_running_loop():
+            reading = self._reading[reading_key] = asyncio.ensure_future(self._read(*reading_key))
+        return await asyncio.shield(reading)  # a waiter cancelled does not cancel the others' read
+
+    async def _read(self, purpose: KeyPurpose, generation: int) -> list[KeyRecord]:
+        try:
+            records = await self._keys.store.of_purpose(purpose)
+            self._versions[purpose] = (time.monotonic() + self._versions_ttl, generation, records)
+            return records
+        finally:
+            if self._reading.get((purpose, generation)) is asyncio.current_task():
+                del self._reading[(purpose, generation)]
 
     async def _key(self, purpose: KeyPurpose, version: int) -> bytes:
         cached = self._cache.get((purpose, version))

@@ -8,20 +8,18 @@ before answering. Every refusal is audited as ``card.reveal_refused`` with its c
 
 from __future__ import annotations
 
-import time
+import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import msgspec
-from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage
-from limits.aio.strategies import MovingWindowRateLimiter
 
 from vault.audit.entry import Actor, AuditEvent, Origin, Resource
 from vault.audit.log import AuditLog
 from vault.cards.service import CardVault, GrantUse
 from vault.errors import RateLimited, VaultError
 from vault.reveal.grants import GrantVerifier, claimed_token
+from vault.reveal.limits import MovingWindow
 
 
 class RevealLimits(msgspec.Struct, frozen=True, kw_only=True):
@@ -54,10 +52,9 @@ class Reveals:
         self._verifier = verifier
         self._audit = audit
         self._now = now
-        self._per_card: RateLimitItem = parse(limits.per_card)
-        self._per_credential: RateLimitItem = parse(limits.per_credential)
         # Per process: each vault instance enforces the limits on what it serves.
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._per_card = MovingWindow.parse(limits.per_card)
+        self._per_credential = MovingWindow.parse(limits.per_credential)
         self.counts = {"revealed": 0, "refused": 0}  # for metrics
 
     async def reveal(self, grant: str, actor: Actor, origin: Origin, card_token: str | None = None) -> RevealedCard:
@@ -69,7 +66,7 @@ class Reveals:
             token, requested_by = verified.card_token, verified.requested_by
             if card_token is not None and card_token != token:
                 raise _WrongCard("the grant is for another card")
-            await self._enforce_limits(token, actor.id)
+            self._enforce_limits(token, actor.id)
             use = GrantUse(nonce=verified.nonce, redeemer=actor.id, requested_by=verified.requested_by,
                            expires_at=verified.expires_at)
             opened = await self._cards.open_once(token, use)
@@ -94,16 +91,15 @@ class Reveals:
         """Forget the nonces of grants that expired more than ``keep`` ago."""
         return await self._cards.prune_grant_nonces(self._now() - keep)
 
-    async def _enforce_limits(self, token: str, credential: str) -> None:
+    def _enforce_limits(self, token: str, credential: str) -> None:
         """Count this reveal against both limits, or refuse it without counting it against either."""
         windows = ((self._per_card, "card", token), (self._per_credential, "credential", credential))
-        for item, what, key in windows:
-            if not await self._limiter.test(item, "reveal", what, key):
-                stats = await self._limiter.get_window_stats(item, "reveal", what, key)
-                retry = max(1, int(stats.reset_time - time.time()) + 1)  # the limiter keeps wall-clock time
-                raise RateLimited(f"too many reveals for this {what}; retry later", retry_after=retry)
-        for item, what, key in windows:
-            await self._limiter.hit(item, "reveal", what, key)
+        for window, what, key in windows:
+            wait = window.wait(key)
+            if wait > 0:
+                raise RateLimited(f"too many reveals for this {what}; retry later", retry_after=max(1, math.ceil(wait)))
+        for window, _, key in windows:
+            window.hit(key)
 
 
 class _WrongCard(VaultError):
