@@ -29,10 +29,11 @@ from adapters.postgres.database import Database
 from adapters.postgres.unit_of_work import PostgresTransactions
 from adapters.system import SystemClock
 from application.ledger.post_transfers import CoalescingPostTransfers, PostTransfers
-from bench.common import bench_database, report, served_core
+from bench.common import bench_database, report, served
 from domain.ledger import CreateTransfer
 
 CLIENTS = 16
+WORKERS = 1
 _ids = itertools.count()
 
 
@@ -134,6 +135,8 @@ def http_singles_with_wrk(url: str, token: str, admin_url: str, accounts: list[s
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer transfers per scenario (a smoke run)")
+    parser.add_argument("--level", choices=["all", "use-case", "http"], default="all", help="which levels to measure")
+    parser.add_argument("--workers", type=int, default=WORKERS, help="uvicorn worker processes of the served core")
     args = parser.parse_args(argv)
     total = 20_000 if args.quick else 100_000
     singles = 1_000 if args.quick else 5_000
@@ -171,13 +174,19 @@ def main(argv: list[str] | None = None) -> None:
                          "seconds": round(elapsed, 2), "transfers/s": round(singles / elapsed)})
             await db.close()
 
-        asyncio.run(use_case_level())
+        if args.level in ("all", "use-case"):
+            asyncio.run(use_case_level())
+        if args.level == "use-case":
+            report("ledger", rows, ["level", "scenario", "transfers", "seconds", "transfers/s", "p99", "errors"])
+            return
 
         from entrypoints.runtime.bootstrap import KeyAdmin
         from entrypoints.settings import Settings
 
         token = asyncio.run(KeyAdmin(Settings.from_env({"DATABASE_URL": admin_url})).create("core", "app", "bench")).token
-        with served_core(admin_url) as url:
+        # The core alone (no vault): ready once /healthz answers.
+        env = {"DATABASE_URL": admin_url, "BURSAR_DB_POOL_MAX": "16"}
+        with served("core", env, workers=args.workers, ready_path="/healthz") as url:
             for name, size, accounts, hot_account in scenarios:
                 batches = [make_batch(rng, accounts, size, hot_account) for _ in range(max(2, total // size))]
                 elapsed = asyncio.run(run_http_batches(url, token, batches, concurrency=2))

@@ -1,10 +1,11 @@
 """The ledger on PostgreSQL: a few set-based statements per batch, whatever its size.
 
-A batch costs a handful of statements whatever its size: a read of referenced transfers and
-due holds; locking the accounts in ascending id order; holds, transfers and reversals seen
-under those locks; a binary COPY each for transfers and entries; and one pipeline with the
-hold and account-balance writes, each one statement over ``unnest``-ed arrays. The engine in ``domain.ledger`` decides everything in
-between, in memory.
+A batch costs two round trips between BEGIN and COMMIT whatever its size: one pipeline that
+locks the accounts in ascending id order (those named, those of named transfers, those of due
+holds on them) and reads the named transfers, their holds, the due holds and reversals under
+those locks; and one pipeline with the writes, each one statement over ``unnest``-ed arrays
+(above 64 entries, transfers and entries go by binary COPY first). The engine in
+``domain.ledger`` decides everything in between, in memory.
 """
 
 from __future__ import annotations
@@ -90,6 +91,19 @@ _PIPELINED_ROWS = 64
 """Entries up to which a batch's rows are inserted by ``unnest`` in one pipeline instead of by COPY."""
 
 
+_TO_LOCK = (
+    "WITH to_lock AS ("
+    "SELECT unnest(%(accounts)s::text[]) AS id "
+    "UNION SELECT unnest(ARRAY[debit_account_id, credit_account_id]) FROM core.ledger_transfers "
+    "WHERE id = ANY(%(transfers)s::text[]) "
+    "UNION SELECT unnest(ARRAY[debit_account_id, credit_account_id]) FROM core.ledger_holds "
+    "WHERE state = 'pending' AND expires_at <= %(now)s "
+    "AND (debit_account_id = ANY(%(accounts)s::text[]) OR credit_account_id = ANY(%(accounts)s::text[])))"
+)
+"""The accounts a batch locks: those it names, those of the transfers it names, and both
+accounts of the due holds on the accounts it names (so they can be released first)."""
+
+
 def _unnest_insert(table: str, columns: str, types: list[str]) -> str:
     arrays = ", ".join(f"%s::{t}[]" for t in types)
     return f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays})"
@@ -124,19 +138,51 @@ class PostgresLedger:
 
     async def lock_snapshot(self, items: Sequence[LedgerItem], now: datetime) -> LedgerSnapshot:
         account_ids, transfer_ids = referenced_ids(items)
+        named_accounts = sorted(account_ids)
         wanted_transfers = sorted(transfer_ids)
-        # Before locking: the accounts of referenced transfers and of due holds must be locked too.
-        cur = await self._conn.execute(
-            "SELECT debit_account_id, credit_account_id FROM core.ledger_transfers WHERE id = ANY(%s) "
-            "UNION SELECT debit_account_id, credit_account_id FROM core.ledger_holds "
-            "WHERE state = 'pending' AND expires_at <= %s AND (debit_account_id = ANY(%s) OR credit_account_id = ANY(%s))",
-            (wanted_transfers, now, list(account_ids), list(account_ids)),
-        )
-        for debit, credit in await cur.fetchall():
-            account_ids.add(debit)
-            account_ids.add(credit)
-        accounts = await self._lock_accounts(account_ids)
-        return await self._snapshot_under_locks(accounts, wanted_transfers, now)
+        conn = self._conn
+        # One round trip: the lock and the three reads go out in one pipeline. The server runs
+        # them in order, each statement with a fresh snapshot (READ COMMITTED), so the reads see
+        # everything committed before the locks were granted. The set to lock is computed in SQL
+        # (named accounts, accounts of named transfers, both accounts of due holds on named
+        # accounts) instead of by a read before locking.
+        params = {"accounts": named_accounts, "transfers": wanted_transfers, "now": now}
+        async with conn.pipeline():
+            account_rows = await conn.execute(
+                f"{_TO_LOCK} SELECT {_ACCOUNT_COLS} FROM core.ledger_accounts WHERE id IN (SELECT id FROM to_lock) "
+                "ORDER BY id FOR UPDATE OF ledger_accounts",
+                params,
+            )
+            transfer_rows = await conn.execute(
+                f"SELECT {_TRANSFER_COLS} FROM core.ledger_transfers WHERE id = ANY(%(transfers)s)", params
+            ) if wanted_transfers else None
+            # Holds of named transfers, plus due holds whose accounts are both in the set (a
+            # superset of the locked set's; filtered to the locked accounts below).
+            hold_rows = await conn.execute(
+                f"{_TO_LOCK} SELECT {_HOLD_COLS} FROM core.ledger_holds WHERE transfer_id = ANY(%(transfers)s) "
+                f"UNION SELECT {_HOLD_COLS} FROM core.ledger_holds WHERE state = 'pending' AND expires_at <= %(now)s "
+                "AND debit_account_id IN (SELECT id FROM to_lock) AND credit_account_id IN (SELECT id FROM to_lock)",
+                params,
+            )
+            reversal_rows = await conn.execute(
+                "SELECT reverses_id, id FROM core.ledger_transfers WHERE reverses_id = ANY(%(transfers)s)", params
+            ) if wanted_transfers else None
+        accounts = {row[0]: _account(row) for row in await account_rows.fetchall()}
+        transfers = {row[0]: _transfer(row) for row in await transfer_rows.fetchall()} if transfer_rows else {}
+        holds = {}
+        for row in await hold_rows.fetchall():
+            if row[0] in transfer_ids or (row[1] in accounts and row[2] in accounts):
+                holds[row[0]] = _hold(row)
+        reversals = dict(await reversal_rows.fetchall()) if reversal_rows else {}
+        # A named transfer committed after the lock statement's snapshot but before the reads'
+        # (a concurrent create of the pending transfer this batch resolves, say): lock its
+        # accounts too, then read again under all the locks. Rare; a lock cycle it might close
+        # is a deadlock the transaction runner retries.
+        missing = {a for t in transfers.values() for a in (t.debit_account_id, t.credit_account_id)} - accounts.keys()
+        if missing:
+            accounts |= await self._lock_accounts(missing)
+            return await self._snapshot_under_locks(accounts, wanted_transfers, now)
+        return LedgerSnapshot(accounts=accounts, transfers=transfers, holds=holds, reversals=reversals)
 
     async def lock_due_holds(self, now: datetime, limit: int, account_id: str | None = None) -> LedgerSnapshot:
         cur = await self._conn.execute(
