@@ -95,6 +95,9 @@ class InMemorySubjects:
         subject = self._s.subjects.get(subject_id)
         return subject.status if subject else None
 
+    async def statuses(self, subject_ids: Sequence[str]) -> dict[str, SubjectStatus]:
+        return {i: self._s.subjects[i].status for i in set(subject_ids) if i in self._s.subjects}
+
     async def stale(self, list_version_id: int, after: str, limit: int) -> list[str]:
         return sorted(i for i, s in self._s.subjects.items() if s.list_version_id < list_version_id and i > after)[:limit]
 
@@ -194,6 +197,14 @@ class InMemoryActivity:
     async def history(self, subject_id: str, since: datetime, until: datetime) -> list[ActivityEvent]:
         return sorted((e for e in self._s.activity.values() if e.subject_id == subject_id and since < e.at <= until),
                       key=lambda e: (e.at, e.id))
+
+    async def histories(self, subject_ids: Sequence[str], since: datetime, until: datetime) -> list[ActivityEvent]:
+        wanted = set(subject_ids)
+        return sorted((e for e in self._s.activity.values() if e.subject_id in wanted and since < e.at <= until),
+                      key=lambda e: (e.at, e.id))
+
+    async def add_many(self, events: Sequence[ActivityEvent], recorded_at: datetime) -> set[str]:
+        return {e.id for e in events if await self.add(e, recorded_at)}
 
 
 class InMemoryRuleSets:

@@ -22,8 +22,12 @@ _CARD = ("id, cardholder_id, program_id, token, bin, last4, exp_month, exp_year,
 _AUTH = ("id, card_id, cardholder_id, message_id, status, approved, response_code, decline_reason, amount, "
          "currency, approved_amount, card_amount, card_currency, fee, rate::text, merchant, hold_transfer_id, "
          "held, cleared, counted, expires_at, decision_webhook, created_at, updated_at")
+_AUTH_INSERT = _AUTH.replace("::text", "")
 _TX = ("id, card_id, authorization_id, message_id, kind, amount, currency, card_amount, card_currency, fee, "
        "transfer_ids, shortfall, merchant, created_at")
+
+
+_encode = msgspec.json.Encoder().encode
 
 
 def _json(value: Any) -> Jsonb:
@@ -71,6 +75,29 @@ def _transaction(row) -> CardTransaction:
     data["merchant"] = msgspec.convert(data["merchant"], Merchant)
     data["transfer_ids"] = tuple(data["transfer_ids"])
     return CardTransaction(**data)
+
+
+def _usage_sql(column: str, now: datetime) -> tuple[str, list[Any]]:
+    """Usage per ``column`` value (``= ANY`` of the last parameter), the windows' sums and counts."""
+    selects: list[str] = []
+    params: list[Any] = []
+    for start in (window_start(w, now) for w in WINDOWS):
+        if start is None:
+            selects += ["coalesce(sum(counted), 0)", "count(*) FILTER (WHERE counted > 0)"]
+        else:
+            selects += ["coalesce(sum(counted) FILTER (WHERE created_at >= %s), 0)",
+                        "count(*) FILTER (WHERE counted > 0 AND created_at >= %s)"]
+            params += [start, start]
+    return (f"SELECT {column}, {', '.join(selects)} FROM core.card_authorizations "
+            f"WHERE {column} = ANY(%s) AND counted > 0 GROUP BY {column}"), params
+
+
+def _usages(ids: list[str], rows) -> dict[str, Usage]:
+    """Every id's usage (zero for ids without counted authorizations) from ``_usage_sql`` rows."""
+    found = {row[0]: Usage(amounts={w: int(row[1 + 2 * i]) for i, w in enumerate(WINDOWS)},
+                           counts={w: int(row[2 + 2 * i]) for i, w in enumerate(WINDOWS)}) for row in rows}
+    empty = Usage(amounts=dict.fromkeys(WINDOWS, 0), counts=dict.fromkeys(WINDOWS, 0))
+    return {i: found.get(i, empty) for i in ids}
 
 
 def _lock(lock: bool) -> str:
@@ -233,4 +260,67 @@ class PostgresCards:
             "INSERT INTO core.network_messages (message_id, kind, request_hash, request, response, received_at) "
             "VALUES (%s, %s, %s, %s, %s, %s)",
             (message_id, kind, request_hash, Jsonb(request), Jsonb(response), at),
+        )
+
+    # -- many at once (the batched authorization path, application/cards/authorize_batch.py) --------
+
+    async def recall_messages(self, message_ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        cur = await self._conn.execute(
+            "SELECT message_id, request_hash, response FROM core.network_messages WHERE message_id = ANY(%s)",
+            (list(message_ids),),
+        )
+        return {r[0]: (r[1], r[2]) for r in await cur.fetchall()}
+
+    async def cards_by_tokens(self, tokens: list[str]) -> dict[str, Card]:
+        cur = await self._conn.execute(f"SELECT {_CARD} FROM core.cards WHERE token = ANY(%s)", (list(tokens),))
+        return {card.token: card for card in map(_card, await cur.fetchall())}
+
+    async def lock_for_authorizations(self, cardholder_ids: list[str], card_ids: list[str], now: datetime
+                                      ) -> tuple[dict[str, Cardholder], dict[str, Card], dict[str, Usage], dict[str, Usage]]:
+        """Four statements in one round trip (pipeline mode, run in order): lock the cardholders,
+        then the cards, each in ascending id order; then the usage of every card and every holder."""
+        holder_ids, card_ids = sorted(set(cardholder_ids)), sorted(set(card_ids))
+        card_sql, card_params = _usage_sql("card_id", now)
+        holder_sql, holder_params = _usage_sql("cardholder_id", now)
+        async with self._conn.pipeline():
+            holders = await self._conn.execute(
+                f"SELECT {_HOLDER} FROM core.cardholders WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (holder_ids,))
+            cards = await self._conn.execute(
+                f"SELECT {_CARD} FROM core.cards WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (card_ids,))
+            card_usage = await self._conn.execute(card_sql, (*card_params, card_ids))
+            holder_usage = await self._conn.execute(holder_sql, (*holder_params, holder_ids))
+        return ({h.id: h for h in map(_holder, await holders.fetchall())},
+                {c.id: c for c in map(_card, await cards.fetchall())},
+                _usages(card_ids, await card_usage.fetchall()), _usages(holder_ids, await holder_usage.fetchall()))
+
+    async def usage_many(self, *, card_ids: list[str] | None = None, cardholder_ids: list[str] | None = None,
+                         now: datetime) -> dict[str, Usage]:
+        column, values = ("card_id", card_ids) if card_ids is not None else ("cardholder_id", cardholder_ids)
+        values = sorted(set(values or []))
+        sql, params = _usage_sql(column, now)
+        return _usages(values, await (await self._conn.execute(sql, (*params, values))).fetchall())
+
+    async def add_authorizations(self, authorizations: list[Authorization]) -> None:
+        """One statement; the rows travel as one JSON document (msgspec encodes it in C, where
+        psycopg would escape every element of two dozen text arrays in Python)."""
+        if not authorizations:
+            return
+        await self._conn.execute(
+            f"INSERT INTO core.card_authorizations ({_AUTH_INSERT}) SELECT {_AUTH_INSERT} "
+            "FROM jsonb_populate_recordset(NULL::core.card_authorizations, %s::text::jsonb)",
+            (_encode(authorizations).decode(),),
+        )
+
+    async def remember_messages(self, messages: list[tuple[str, str, str, dict[str, Any], dict[str, Any], datetime]]
+                                ) -> None:
+        """``(message_id, kind, request_hash, request, response, at)`` each, in one statement (one
+        JSON document, as in ``add_authorizations``)."""
+        if not messages:
+            return
+        await self._conn.execute(
+            "INSERT INTO core.network_messages (message_id, kind, request_hash, request, response, received_at) "
+            "SELECT message_id, kind, request_hash, request, response, received_at FROM jsonb_to_recordset(%s::text::jsonb) "
+            "AS m(message_id text, kind text, request_hash text, request jsonb, response jsonb, received_at timestamptz)",
+            (_encode([{"message_id": m[0], "kind": m[1], "request_hash": m[2], "request": m[3], "response": m[4],
+                       "received_at": m[5]} for m in messages]).decode(),),
         )

@@ -142,6 +142,11 @@ class PostgresSubjects(_Repository):
         row = await self._one("SELECT status FROM core.compliance_subjects WHERE id = %s", (subject_id,))
         return row[0] if row else None
 
+    async def statuses(self, subject_ids: Sequence[str]) -> dict[str, SubjectStatus]:
+        rows = await self._all("SELECT id, status FROM core.compliance_subjects WHERE id = ANY(%s)",
+                               (sorted(set(subject_ids)),))
+        return {r[0]: r[1] for r in rows}
+
     async def stale(self, list_version_id: int, after: str, limit: int) -> list[str]:
         rows = await self._all(
             "SELECT id FROM core.compliance_subjects WHERE list_version_id < %s AND id > %s ORDER BY id LIMIT %s",
@@ -284,6 +289,22 @@ class PostgresActivity(_Repository):
             f"SELECT {_ACTIVITY_COLS} FROM core.compliance_activity WHERE subject_id = %s AND at > %s AND at <= %s "
             "ORDER BY at, id", (subject_id, since, until))
         return [_struct(ActivityEvent, _ACTIVITY_COLS, r) for r in rows]
+
+    async def histories(self, subject_ids: Sequence[str], since: datetime, until: datetime) -> list[ActivityEvent]:
+        rows = await self._all(
+            f"SELECT {_ACTIVITY_COLS} FROM core.compliance_activity WHERE subject_id = ANY(%s) AND at > %s "
+            "AND at <= %s ORDER BY at, id", (sorted(set(subject_ids)), since, until))
+        return [_struct(ActivityEvent, _ACTIVITY_COLS, r) for r in rows]
+
+    async def add_many(self, events: Sequence[ActivityEvent], recorded_at: datetime) -> set[str]:
+        if not events:
+            return set()
+        rows = await self._all(
+            f"INSERT INTO core.compliance_activity ({_ACTIVITY_COLS}, recorded_at) "
+            "SELECT *, %s::timestamptz FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::int8[], %s::text[], "
+            "%s::text[], %s::text[], %s::timestamptz[]) ON CONFLICT (id) DO NOTHING RETURNING id",
+            (recorded_at, *([getattr(e, name) for e in events] for name in _ACTIVITY_COLS.split(", "))))
+        return {r[0] for r in rows}
 
 
 class PostgresRuleSets(_Repository):

@@ -8,6 +8,10 @@ limits are never exceeded. A program's decision webhook is asked before the tran
 is held while it thinks) and can only turn an approval into a decline. An approval writes the ledger hold (a pending transfer from the card
 account to the program's settlement account, expiring with the program's hold time) and the
 authorization record together.
+
+Concurrent messages are decided in batches, a fixed number of statements per batch
+(``application/cards/authorize_batch.py``, which explains the design); ``Authorize.single`` below
+is the one-by-one path, used for programs with a decision webhook and when a batch fails.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 
 import msgspec
 
+from application.cards.authorize_batch import MAX_BATCH, AuthorizationBatcher
 from application.cards.card_fx import CardFx
 from application.cards.common import card_balance, publish, request_hash, same_request
 from application.ports.cards import DecisionWebhookClient
@@ -67,8 +72,13 @@ def response_of(auth: Authorization | None, decision: Decision, card: Card | Non
 
 
 class Authorize:
+    """Concurrent calls are decided in batches (``application/cards/authorize_batch.py``);
+    ``single`` decides one message alone, for programs with a decision webhook and as the
+    fallback of a failed batch. ``batch_size=1`` gives one-by-one batches; 0 turns batching off."""
+
     def __init__(self, transactions: Transactions, fx: CardFx, statuses: SubjectStatuses,
-                 monitor: ActivityMonitor, decisions: DecisionWebhookClient, clock: Clock, ids: IdGenerator) -> None:
+                 monitor: ActivityMonitor, decisions: DecisionWebhookClient, clock: Clock, ids: IdGenerator,
+                 *, batch_size: int = MAX_BATCH, batches_in_flight: int = 1) -> None:
         self._transactions = transactions
         self._decisions = decisions
         self._fx = fx
@@ -77,8 +87,16 @@ class Authorize:
         self._clock = clock
         self._ids = ids
         self._programs: dict[str, Program] = {}
+        self._batcher = (AuthorizationBatcher(self, max_batch=batch_size, max_in_flight=batches_in_flight)
+                         if batch_size > 0 else None)
 
     async def __call__(self, request: AuthorizationRequest) -> dict[str, Any]:
+        if self._batcher is None:
+            return await self.single(request)
+        return await self._batcher(request)
+
+    async def single(self, request: AuthorizationRequest) -> dict[str, Any]:
+        """Decide one message in its own transactions (about 27 round trips)."""
         raw = msgspec.to_builtins(request)
         digest = request_hash(raw)
 

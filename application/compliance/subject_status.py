@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from application.ports.compliance import ComplianceTransactions, ComplianceUnitOfWork
 from domain.compliance.subjects import SubjectStatus
 
@@ -20,5 +22,9 @@ class GetSubjectStatus:
             return await uow.subjects.status(subject_id)
 
         return await self._transactions.run(read) or "review"
+
+    async def subject_statuses(self, subject_ids: Sequence[str]) -> dict[str, SubjectStatus]:
+        found = await self._transactions.run(lambda uow: uow.subjects.statuses(subject_ids))
+        return {i: found.get(i) or "review" for i in subject_ids}
 
     __call__ = subject_status

@@ -66,6 +66,10 @@ class SubjectRepository(Protocol):
         """The subject's status, or None for a subject never screened: one indexed read."""
         ...
 
+    async def statuses(self, subject_ids: Sequence[str]) -> dict[str, SubjectStatus]:
+        """``status`` for many subjects in one read; subjects never screened are left out."""
+        ...
+
     async def stale(self, list_version_id: int, after: str, limit: int) -> list[str]:
         """Ids (ascending, greater than ``after``) of subjects last screened against an older list version."""
         ...
@@ -132,6 +136,14 @@ class ActivityRepository(Protocol):
         """The subject's activity with ``since < at <= until``, oldest first: one indexed read."""
         ...
 
+    async def histories(self, subject_ids: Sequence[str], since: datetime, until: datetime) -> list[ActivityEvent]:
+        """``history`` of many subjects at once (one read), oldest first."""
+        ...
+
+    async def add_many(self, events: Sequence[ActivityEvent], recorded_at: datetime) -> set[str]:
+        """``add`` for many events with distinct ids, in one statement; returns the ids newly stored."""
+        ...
+
 
 class RuleSetRepository(Protocol):
     async def latest(self) -> RuleSetVersion | None:
@@ -168,6 +180,10 @@ class SubjectStatuses(Protocol):
         """``clear``, ``review`` or ``blocked``; ``review`` for a subject never screened. One indexed read."""
         ...
 
+    async def subject_statuses(self, subject_ids: Sequence[str]) -> dict[str, SubjectStatus]:
+        """``subject_status`` of each subject, in one transaction and one read."""
+        ...
+
 
 class Verdict(msgspec.Struct, frozen=True, kw_only=True):
     """What the real-time (``decline``) monitoring rules say about an activity."""
@@ -198,4 +214,13 @@ class ActivityMonitor(Protocol):
 
     async def record(self, event: ActivityEvent) -> Recorded:
         """Store the activity (idempotent on its id) and raise the alerts its ``alert`` rules call for."""
+        ...
+
+    async def check_many(self, events: Sequence[ActivityEvent]) -> list[Verdict]:
+        """``check`` of each event against the stored activity (not each other), one read in all."""
+        ...
+
+    async def record_many(self, events: Sequence[ActivityEvent]) -> list[Recorded]:
+        """``record`` of each event (distinct ids) in order, in one transaction: each is evaluated
+        with the stored activity and the events before it in the list, as if recorded one by one."""
         ...

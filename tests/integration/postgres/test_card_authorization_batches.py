@@ -1,0 +1,173 @@
+"""Authorizations decided in batches (application/cards/authorize_batch.py) on real PostgreSQL.
+
+``asyncio.gather`` of N calls queues them in order: the first call starts a batch of its own, the
+N-1 others queue while it runs and are decided together in the next one, in arrival order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import msgspec
+import pytest
+
+from application.cards import authorize_batch
+from application.cards.authorize_batch import AuthorizationBatcher
+from application.cards.cardholders import NewCardholder
+from application.cards.cards import Funding, NewCard
+from application.cards.programs import NewProgram
+from domain.shared.errors import Conflict
+from tests.integration.postgres.test_card_authorization_concurrency import _auth, _card, _run
+
+
+@pytest.fixture
+def batch_sizes(monkeypatch) -> list[int]:
+    sizes: list[int] = []
+    original = AuthorizationBatcher._batch
+
+    async def spy(self, group, *rest):
+        sizes.append(len(group))
+        return await original(self, group, *rest)
+
+    monkeypatch.setattr(AuthorizationBatcher, "_batch", spy)
+    return sizes
+
+
+async def _holder_with_cards(c, tier: str, balances: list[int]) -> list[tuple[str, str]]:
+    tag = uuid.uuid4().hex[:8]
+    program, _ = await c.cards_create_program()(NewProgram(id=f"prog_{tag}", name="p", bin="456789", currency="EUR"))
+    holder = await c.cards_create_cardholder()(NewCardholder(name="Batch Tester", country="DE", id=f"ch_{tag}"),
+                                               actor="test")
+    await c.cards_decide_kyc()(holder.cardholder.id, "verified", tier)
+    cards = []
+    for i, balance in enumerate(balances):
+        card, _ = await c.cards_issue()(NewCard(cardholder_id=holder.cardholder.id, program_id=program.id),
+                                        f"card_{tag}_{i}")
+        await c.cards_fund()(card.id, Funding(id=f"fund-{tag}-{i}", amount=balance, currency="EUR"))
+        cards.append((card.id, card.token))
+    return cards
+
+
+def test_mixed_cards_and_cardholders_in_one_batch_decide_in_arrival_order(vault_bootstrapped, batch_sizes):
+    async def scenario(c):
+        # Holder A (basic tier: 100,000 a day over all its cards) has two cards of 80,000 each;
+        # holder B's card covers 5,000.
+        (a1, a1_token), (a2, a2_token) = await _holder_with_cards(c, "basic", [80_000, 80_000])
+        b, b_token = await _card(c, balance=5_000)
+        authorize = c.cards_authorize()
+        batch_sizes.clear()
+        requests = [_auth(b_token, 1_000)]  # alone in the first batch
+        for i in range(8):
+            requests += [_auth(a1_token if i % 2 == 0 else a2_token, 20_000), _auth(b_token, 1_000)]
+        requests.append(_auth("tok_unknown", 1_000))
+        answers = await asyncio.gather(*(authorize(r) for r in requests))
+        balances = {card: await c.cards_read().balance(card) for card in (a1, a2, b)}
+        return answers, balances
+
+    answers, balances = _run(vault_bootstrapped, scenario)
+    assert batch_sizes == [1, 17]
+    a_codes = [a["response_code"] for a in answers[1:-1:2]]
+    b_codes = [answers[0]["response_code"]] + [a["response_code"] for a in answers[2:-1:2]]
+    assert a_codes == ["00"] * 5 + ["61"] * 3  # the holder's daily limit, over both cards, in arrival order
+    assert b_codes == ["00"] * 5 + ["51"] * 4  # the balance, in arrival order
+    assert (answers[-1]["response_code"], answers[-1]["decline_reason"]) == ("14", "invalid_card")
+    a1, a2, b = balances.values()
+    assert (a1.pending, a2.pending, b.pending) == (60_000, 40_000, 5_000)
+    assert all(x.available == x.posted - x.pending for x in (a1, a2, b))
+
+
+def test_repeated_message_ids_in_a_batch_get_the_first_answer_or_a_conflict(vault_bootstrapped, batch_sizes):
+    async def scenario(c):
+        card_id, token = await _card(c, balance=10_000)
+        authorize = c.cards_authorize()
+        batch_sizes.clear()
+        first = _auth(token, 1_000, "m-dup")
+        requests = [_auth(token, 500), first, _auth(token, 2_000), first, _auth(token, 1_500, "m-dup"), first]
+        answers = await asyncio.gather(*(authorize(r) for r in requests), return_exceptions=True)
+        replay = await authorize(first)
+        return answers, replay, await c.cards_read().balance(card_id)
+
+    answers, replay, balance = _run(vault_bootstrapped, scenario)
+    assert batch_sizes[:2] == [1, 5]
+    assert answers[1]["response_code"] == "00" and answers[1]["approved_amount"] == 1_000
+    assert answers[3] == answers[1] == answers[5] == replay
+    assert isinstance(answers[4], Conflict) and answers[4].code == "idempotency_conflict"
+    assert answers[0]["response_code"] == answers[2]["response_code"] == "00"
+    assert balance.pending == 500 + 1_000 + 2_000  # one hold for the repeated id
+
+
+def test_a_hold_the_ledger_refuses_declines_that_message_only(vault_bootstrapped, batch_sizes, monkeypatch):
+    original = authorize_batch.execute_batch
+
+    def refuse_1234(items, snapshot, now):  # a hold to an account that does not exist: the ledger refuses it
+        items = [msgspec.structs.replace(i, credit_account_id="no-such-account") if i.amount == 1_234 else i
+                 for i in items]
+        return original(items, snapshot, now)
+
+    monkeypatch.setattr(authorize_batch, "execute_batch", refuse_1234)
+
+    async def scenario(c):
+        card_id, token = await _card(c, balance=10_000)
+        authorize = c.cards_authorize()
+        answers = await asyncio.gather(*(authorize(_auth(token, amount)) for amount in (100, 1_000, 1_234, 2_000)))
+        return answers, await c.cards_read().balance(card_id)
+
+    answers, balance = _run(vault_bootstrapped, scenario)
+    assert batch_sizes == [1, 3]
+    assert [a["response_code"] for a in answers] == ["00", "00", "51", "00"]
+    assert answers[2]["decline_reason"] == "ledger_credit_account_not_found"
+    assert answers[2]["authorization_id"] is not None and not answers[2]["approved"]
+    assert balance.pending == 100 + 1_000 + 2_000
+
+
+def test_a_failing_batch_is_decided_one_by_one(vault_bootstrapped, batch_sizes, monkeypatch):
+    singles: list[str] = []
+    failures = []
+    original = AuthorizationBatcher._decide
+
+    async def fail_once(self, uow, messages, now):
+        if len(messages) > 1 and not failures:
+            failures.append(len(messages))
+            raise RuntimeError("the batch's transaction failed")
+        return await original(self, uow, messages, now)
+
+    monkeypatch.setattr(AuthorizationBatcher, "_decide", fail_once)
+
+    async def scenario(c):
+        card_id, token = await _card(c, balance=3_000)
+        authorize = c.cards_authorize()
+        single = authorize.single
+
+        async def counted(request):
+            singles.append(request.message_id)
+            return await single(request)
+
+        authorize.single = counted
+        requests = [_auth(token, 1_000) for _ in range(7)]
+        answers = await asyncio.gather(*(authorize(r) for r in requests))
+        again = await asyncio.gather(*(authorize(r) for r in requests))
+        return requests, answers, again, await c.cards_read().balance(card_id)
+
+    requests, answers, again, balance = _run(vault_bootstrapped, scenario)
+    assert failures == [6]
+    assert singles == [r.message_id for r in requests[1:]]  # the failed batch's six, one by one, in order
+    assert [a["response_code"] for a in answers] == ["00"] * 3 + ["51"] * 4
+    assert again == answers  # replays, batched again, recall the same answers
+    assert (balance.pending, balance.available) == (3_000, 0)
+
+
+def test_a_message_racing_itself_through_the_batch_and_alone_is_decided_once(vault_bootstrapped):
+    async def scenario(c):
+        card_id, token = await _card(c, balance=100_000)
+        authorize = c.cards_authorize()
+        requests = [_auth(token, 1_000 + i) for i in range(12)]
+        calls = [authorize(r) for r in requests] + [authorize.single(r) for r in requests]
+        answers = await asyncio.gather(*calls)
+        return requests, answers, await c.cards_read().balance(card_id)
+
+    requests, answers, balance = _run(vault_bootstrapped, scenario)
+    n = len(requests)
+    for i in range(n):
+        assert answers[i] == answers[n + i] and answers[i]["response_code"] == "00"
+    assert balance.pending == sum(1_000 + i for i in range(n))
