@@ -148,7 +148,7 @@ class PostgresLedger:
         named_accounts = sorted(account_ids)
         wanted_transfers = sorted(transfer_ids)
         conn = self._conn
-        # One round trip: the lock and the three reads go out in one pipeline. The server runs
+        # One round trip: the lock and the two reads go out in one pipeline. The server runs
         # them in order, each statement with a fresh snapshot (READ COMMITTED), so the reads see
         # everything committed before the locks were granted. The set to lock is computed in SQL
         # (named accounts, accounts of named transfers, both accounts of due holds on named
@@ -161,8 +161,10 @@ class PostgresLedger:
                 "ORDER BY id FOR UPDATE OF ledger_accounts",
                 params,
             )
+            # Named transfers and the reversals of named transfers, in one statement.
             transfer_rows = await conn.execute(
-                f"SELECT {_TRANSFER_COLS} FROM core.ledger_transfers WHERE id = ANY(%(transfers)s)", params
+                f"SELECT {_TRANSFER_COLS} FROM core.ledger_transfers "
+                "WHERE id = ANY(%(transfers)s) OR reverses_id = ANY(%(transfers)s)", params
             ) if wanted_transfers else None
             # Holds of named transfers, plus due holds whose accounts are both in the set (a
             # superset of the locked set's; filtered to the locked accounts below).
@@ -172,16 +174,18 @@ class PostgresLedger:
                 "AND debit_account_id IN (SELECT id FROM to_lock) AND credit_account_id IN (SELECT id FROM to_lock)",
                 params,
             )
-            reversal_rows = await conn.execute(
-                "SELECT reverses_id, id FROM core.ledger_transfers WHERE reverses_id = ANY(%(transfers)s)", params
-            ) if wanted_transfers else None
         accounts = {row[0]: _account(row) for row in await account_rows.fetchall()}
-        transfers = {row[0]: _transfer(row) for row in await transfer_rows.fetchall()} if transfer_rows else {}
+        transfers: dict[str, Transfer] = {}
+        reversals: dict[str, str] = {}
+        for row in await transfer_rows.fetchall() if transfer_rows else ():
+            if row[0] in transfer_ids:
+                transfers[row[0]] = _transfer(row)
+            if row[9] is not None and row[9] in transfer_ids:  # reverses_id
+                reversals[row[9]] = row[0]
         holds = {}
         for row in await hold_rows.fetchall():
             if row[0] in transfer_ids or (row[1] in accounts and row[2] in accounts):
                 holds[row[0]] = _hold(row)
-        reversals = dict(await reversal_rows.fetchall()) if reversal_rows else {}
         # A named transfer committed after the lock statement's snapshot but before the reads'
         # (a concurrent create of the pending transfer this batch resolves, say): lock its
         # accounts too, then read again under all the locks. Rare; a lock cycle it might close
