@@ -264,16 +264,21 @@ class PostgresCards:
 
     # -- many at once (the batched authorization path, application/cards/authorize_batch.py) --------
 
-    async def recall_messages(self, message_ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
-        cur = await self._conn.execute(
-            "SELECT message_id, request_hash, response FROM core.network_messages WHERE message_id = ANY(%s)",
-            (list(message_ids),),
-        )
-        return {r[0]: (r[1], r[2]) for r in await cur.fetchall()}
+    async def recall_with_cards(self, message_ids: list[str], tokens: list[str]
+                                ) -> tuple[dict[str, tuple[str, dict[str, Any]]], dict[str, Card]]:
+        """The messages already answered and the cards by token, in one round trip (pipeline mode).
 
-    async def cards_by_tokens(self, tokens: list[str]) -> dict[str, Card]:
-        cur = await self._conn.execute(f"SELECT {_CARD} FROM core.cards WHERE token = ANY(%s)", (list(tokens),))
-        return {card.token: card for card in map(_card, await cur.fetchall())}
+        Also sets ``plan_cache_mode = force_custom_plan`` for the rest of the transaction (as the
+        ledger's locking does): a generic plan for ``= ANY`` chosen while the tables were small
+        would keep scanning them sequentially as they grow."""
+        async with self._conn.pipeline():
+            await self._conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+            messages = await self._conn.execute(
+                "SELECT message_id, request_hash, response FROM core.network_messages WHERE message_id = ANY(%s)",
+                (list(message_ids),))
+            cards = await self._conn.execute(f"SELECT {_CARD} FROM core.cards WHERE token = ANY(%s)", (list(tokens),))
+        return ({r[0]: (r[1], r[2]) for r in await messages.fetchall()},
+                {card.token: card for card in map(_card, await cards.fetchall())})
 
     async def lock_for_authorizations(self, cardholder_ids: list[str], card_ids: list[str], now: datetime
                                       ) -> tuple[dict[str, Cardholder], dict[str, Card], dict[str, Usage], dict[str, Usage]]:
@@ -292,13 +297,6 @@ class PostgresCards:
         return ({h.id: h for h in map(_holder, await holders.fetchall())},
                 {c.id: c for c in map(_card, await cards.fetchall())},
                 _usages(card_ids, await card_usage.fetchall()), _usages(holder_ids, await holder_usage.fetchall()))
-
-    async def usage_many(self, *, card_ids: list[str] | None = None, cardholder_ids: list[str] | None = None,
-                         now: datetime) -> dict[str, Usage]:
-        column, values = ("card_id", card_ids) if card_ids is not None else ("cardholder_id", cardholder_ids)
-        values = sorted(set(values or []))
-        sql, params = _usage_sql(column, now)
-        return _usages(values, await (await self._conn.execute(sql, (*params, values))).fetchall())
 
     async def add_authorizations(self, authorizations: list[Authorization]) -> None:
         """One statement; the rows travel as one JSON document (msgspec encodes it in C, where

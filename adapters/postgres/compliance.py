@@ -299,11 +299,11 @@ class PostgresActivity(_Repository):
     async def add_many(self, events: Sequence[ActivityEvent], recorded_at: datetime) -> set[str]:
         if not events:
             return set()
-        rows = await self._all(
+        rows = await self._all(  # the rows as one JSON parameter: msgspec encodes it, nothing to escape
             f"INSERT INTO core.compliance_activity ({_ACTIVITY_COLS}, recorded_at) "
-            "SELECT *, %s::timestamptz FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::int8[], %s::text[], "
-            "%s::text[], %s::text[], %s::timestamptz[]) ON CONFLICT (id) DO NOTHING RETURNING id",
-            (recorded_at, *([getattr(e, name) for e in events] for name in _ACTIVITY_COLS.split(", "))))
+            f"SELECT {_ACTIVITY_COLS}, %s::timestamptz FROM jsonb_populate_recordset("
+            "NULL::core.compliance_activity, %s::text::jsonb) ON CONFLICT (id) DO NOTHING RETURNING id",
+            (recorded_at, _encode(list(events)).decode()))
         return {r[0] for r in rows}
 
 

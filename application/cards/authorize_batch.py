@@ -8,8 +8,8 @@ ledger transfers, and decided together with a fixed number of set-based statemen
 1. gather: whatever was queued while the previous batch ran, in arrival order, up to
    ``max_batch`` messages (``max_in_flight`` batches at once; by default one, and a batch gives
    its place to the next as soon as it has committed);
-2. one transaction, first unlocked: the messages already answered (``= ANY``), the cards by
-   token, programs not cached yet; then, on other connections and before any lock is taken,
+2. one transaction, first unlocked: the messages already answered (``= ANY``) and the cards by
+   token (one round trip), programs not cached yet; then, on other connections and before any lock is taken,
    what the one-by-one path also reads outside its locks: FX prices (cached rates), the
    cardholders' sanctions statuses (one read) and the real-time monitoring verdicts (one history
    read), side by side;
@@ -211,9 +211,9 @@ class AuthorizationBatcher:
         auth = self._auth
         # Unlocked reads: answered messages, cards, programs. Then FX, sanctions and monitoring
         # (other connections), before any lock is taken.
-        stored = await uow.cards.recall_messages([m.request.message_id for m in messages])
+        stored, cards_by_token = await uow.cards.recall_with_cards([m.request.message_id for m in messages],
+                                                                   [m.request.card_token for m in messages])
         fresh = [m for m in messages if m.request.message_id not in stored]
-        cards_by_token = await uow.cards.cards_by_tokens([m.request.card_token for m in fresh]) if fresh else {}
         for program_id in {c.program_id for c in cards_by_token.values()} - set(auth._programs):
             auth._programs[program_id] = await uow.cards.get_program(program_id)  # programs never change
         live: list[_Message] = []

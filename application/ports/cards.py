@@ -52,20 +52,14 @@ class CardsRepository(Protocol):
 
     # -- many at once, for the batched authorization path ---------------------------------
 
-    async def recall_messages(self, message_ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
-        """``message_id -> (request hash, response)`` for the messages already answered."""
-        ...
-    async def cards_by_tokens(self, tokens: list[str]) -> dict[str, Card]:
-        """``token -> card`` for the tokens known."""
+    async def recall_with_cards(self, message_ids: list[str], tokens: list[str]
+                                ) -> tuple[dict[str, tuple[str, dict[str, Any]]], dict[str, Card]]:
+        """``recall_message`` of each message id and ``card_by_token`` of each token, in one round trip."""
         ...
     async def lock_for_authorizations(self, cardholder_ids: list[str], card_ids: list[str], now: datetime
                                       ) -> tuple[dict[str, Cardholder], dict[str, Card], dict[str, Usage], dict[str, Usage]]:
         """Lock the cardholders, then the cards, each in ascending id order, and read the usage of
         every card and every cardholder: ``(holders, cards, card usage, holder usage)`` by id."""
-        ...
-    async def usage_many(self, *, card_ids: list[str] | None = None, cardholder_ids: list[str] | None = None,
-                         now: datetime) -> dict[str, Usage]:
-        """``usage`` for many cards, or many cardholders, in one query; every id given has an entry."""
         ...
     async def add_authorizations(self, authorizations: list[Authorization]) -> None: ...
     async def remember_messages(self, messages: list[tuple[str, str, str, dict[str, Any], dict[str, Any], datetime]]
