@@ -103,7 +103,7 @@ def run_wrk(url: str, script: str, seconds: int, connections: int) -> dict:
         os.unlink(fh.name)
     requests = re.search(r"(\d+) requests in", out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    latency = {p: re.search(rf"{p}%\s+(\S+)", out) for p in ("50", "99")}
+    latency = {p: re.search(rf"^\s*{p}%\s+(\S+)", out, re.M) for p in ("50", "99")}  # the distribution lines
     return {
         "requests": int(requests[1]) if requests else 0,
         "errors": int(errors[1]) if errors else 0,

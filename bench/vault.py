@@ -17,7 +17,7 @@ connections:
 Operations are counted in the database afterwards (cards stored, ``card.revealed`` entries), so
 they are right with several workers; reveals answered (wrk's 2xx) are checked against the audit
 log. HSM calls per operation come from the vault's ``/metrics`` (a per-process counter: reported
-with one worker only). CPU per operation is read from /proc for the vault's processes, for this
+over HTTP with one worker only) and from the in-process runs below. CPU per operation is read from /proc for the vault's processes, for this
 database's PostgreSQL backends with the WAL writer, and for wrk.
 
 Then the same tokenizations and reveals through the vault's services in this process (32
@@ -207,7 +207,7 @@ def _pan(rng: random.Random) -> str:
     return body + luhn_check_digit(body)
 
 
-async def use_cases(settings: Settings, reveal_key: str, grants: list[str], n: int) -> list[dict]:
+async def use_cases(settings: Settings, reveal_key: str, grants: list[str], n: int, meter: CpuMeter) -> list[dict]:
     """Tokenizations and reveals through the services, ``CONNECTIONS`` concurrent callers."""
     rows = []
     async with open_vault(settings) as vault:
@@ -228,11 +228,15 @@ async def use_cases(settings: Settings, reveal_key: str, grants: list[str], n: i
                 for item in pending:
                     await call(item)
 
-            started, cpu = time.perf_counter(), time.process_time()
+            hsm, started, cpu, postgres = (vault.hsm().calls, time.perf_counter(), time.process_time(),
+                                           meter.snapshot()[1])
             await asyncio.gather(*(caller() for _ in range(CONNECTIONS)))
-            wall, cpu = time.perf_counter() - started, time.process_time() - cpu
-            rows.append({"scenario": name, "ok": len(items) - 1, "errors": 0,
-                         "ops/s": round((len(items) - 1) / wall), "vault cpu us/op": round(cpu / (len(items) - 1) * 1e6)})
+            wall, cpu, postgres = (time.perf_counter() - started, time.process_time() - cpu,
+                                   meter.snapshot()[1] - postgres)
+            ops, hsm = len(items) - 1, vault.hsm().calls - hsm
+            rows.append({"scenario": name, "ok": ops, "errors": 0, "ops/s": round(ops / wall),
+                         "hsm calls/op": f"{hsm / ops:.4f}",
+                         "vault cpu us/op": round(cpu / ops * 1e6), "postgres cpu us/op": round(postgres / ops * 1e6)})
     return rows
 
 
@@ -299,7 +303,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"reveals answered (2xx): {row.get('answered')}; card.revealed entries written meanwhile: {audited} "
               f"(at most {CONNECTIONS} more: requests still in flight when wrk stopped counting)\n")
         grants = [issue(cards[i % len(cards)], "bench-core", redeemer).grant for i in range(5000)]
-        rows.extend(asyncio.run(use_cases(settings, tokens["reveal"], grants, 5000)))
+        rows.extend(asyncio.run(use_cases(settings, tokens["reveal"], grants, 5000, meter)))
         for row in rows:
             row["workers"], row["pool per worker"] = args.workers, args.pool
         report("vault", rows, COLUMNS)
