@@ -31,8 +31,8 @@ class PostgresOutbox:
     async def add(self, events: Sequence[Event]) -> None:
         if not events:
             return
-        await self._conn.execute(
+        await self._conn.execute(  # the events as one JSON parameter: msgspec encodes them in C
             "INSERT INTO core.events (id, type, created_at, data) "
-            "SELECT i, t, c, d::jsonb FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::text[]) AS u(i, t, c, d)",
-            columns([(e.id, e.type, e.created_at, _encode(e.data).decode()) for e in events], 4),
+            "SELECT id, type, created_at, data FROM json_populate_recordset(NULL::core.events, %s::json)",
+            (_encode(list(events)).decode(),),
         )
