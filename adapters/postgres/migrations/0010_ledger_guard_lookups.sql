@@ -1,4 +1,4 @@
--- The guard on ledger_accounts updates (0002) asked "is there an entry after the one the account
+-- 1. The guard on ledger_accounts updates (0002) asked "is there an entry after the one the account
 -- points at?" as an EXISTS inside an OR. PostgreSQL turned that subquery into a hashed subplan,
 -- which reads the whole ledger_entries table on every update: every ledger write cost time in
 -- proportion to the size of the ledger. The same check as a second outer join is two primary-key
@@ -25,3 +25,18 @@ BEGIN
     RETURN NULL;
 END
 $$;
+
+-- The three guards compare the rows a statement wrote (a transition table, a few to a few
+-- thousand rows) with tables of any size. Only key lookups make sense for that, but the planner
+-- chooses by the statistics it has: before autovacuum has analyzed a young or fast-growing table
+-- it believed a few hundred rows and hashed a sequential scan of all of ledger_entries (2 ms per
+-- write at 13,000 entries, growing). Pinned to index lookups whatever the statistics say.
+ALTER FUNCTION core.ledger_accounts_match_entries() SET enable_seqscan = off;
+ALTER FUNCTION core.ledger_accounts_match_entries() SET enable_hashjoin = off;
+ALTER FUNCTION core.ledger_accounts_match_entries() SET enable_mergejoin = off;
+ALTER FUNCTION core.ledger_entries_balance() SET enable_seqscan = off;
+ALTER FUNCTION core.ledger_entries_balance() SET enable_hashjoin = off;
+ALTER FUNCTION core.ledger_entries_balance() SET enable_mergejoin = off;
+ALTER FUNCTION core.ledger_transfers_accounts_exist() SET enable_seqscan = off;
+ALTER FUNCTION core.ledger_transfers_accounts_exist() SET enable_hashjoin = off;
+ALTER FUNCTION core.ledger_transfers_accounts_exist() SET enable_mergejoin = off;
