@@ -97,7 +97,7 @@ local accounts = {%(accounts)s}
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer %(token)s"
-function setup(thread) thread:set("tag", tostring(math.random(1, 1e9))) end
+local tag = "%(tag)s"
 function request()
   counter = counter + 1
   local d = math.random(1, #accounts)
@@ -118,7 +118,8 @@ def http_singles_with_wrk(url: str, token: str, admin_url: str, accounts: list[s
     if wrk is None:
         return {"level": "HTTP", "scenario": name, "transfers": "-", "seconds": "-", "transfers/s": "needs wrk (apt-get install wrk)"}
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT % {"accounts": ", ".join(f'"{a}"' for a in accounts), "token": token})
+        script.write(WRK_SCRIPT % {"accounts": ", ".join(f'"{a}"' for a in accounts), "token": token,
+                                   "tag": uuid.uuid4().hex[:8]})  # fresh ids on every run
     with psycopg.connect(admin_url) as conn:
         before = conn.execute("SELECT count(*) FROM core.ledger_transfers WHERE id LIKE 'w%%'").fetchone()[0]
         out = subprocess.run([wrk, "-t1", f"-c{CLIENTS}", f"-d{seconds}s", "--latency", "-s", script.name, url],
