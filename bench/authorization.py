@@ -103,7 +103,8 @@ def _fixed_load(url: str, key: str, tokens: list[str], rate: int, seconds: int, 
     return {"scenario": f"fixed load, {rate}/s offered", "offered/s": rate, "authorizations": result.ok,
             "seconds": round(result.elapsed, 1), "authorizations/s": round(result.achieved_rate),
             "p50 ms": round(result.percentile(50) * 1000, 2), "p99 ms": round(result.percentile(99) * 1000, 2),
-            "errors": result.errors}
+            "errors": result.errors if not result.failures else
+            f"{result.errors} ({', '.join(f'{what}: {n}' for what, n in sorted(result.failures.items()))})"}
 
 
 WRK_SCRIPT = """

@@ -26,6 +26,7 @@ class LoadResult:
     sent: int = 0
     ok: int = 0
     errors: int = 0
+    failures: dict[str, int] = field(default_factory=dict)  # what the errors were: "HTTP 503", "ConnectionResetError"
     latencies: list[float] = field(default_factory=list)  # seconds, from the scheduled time
     elapsed: float = 0.0
 
@@ -65,21 +66,36 @@ async def constant_rate(url: str, rate: float, seconds: float, request: Callable
     slots = asyncio.Semaphore(connections)
     tasks: set[asyncio.Task] = set()
 
+    def failed(what: str) -> None:
+        result.errors += 1
+        result.failures[what] = result.failures.get(what, 0) + 1
+
     async def one(i: int, scheduled: float) -> None:
         async with slots:
+            reused = bool(idle)
             conn = idle.pop() if idle else await asyncio.open_connection(host, port)
             try:
-                conn[1].write(request(i))
-                status = await _read_response(conn[0])
-            except (OSError, asyncio.IncompleteReadError, ValueError):
-                result.errors += 1
+                try:
+                    conn[1].write(request(i))
+                    status = await _read_response(conn[0])
+                except (OSError, asyncio.IncompleteReadError) as exc:
+                    if not reused or (isinstance(exc, asyncio.IncompleteReadError) and exc.partial):
+                        raise
+                    # A kept-alive connection the server had closed meanwhile (uvicorn closes idle
+                    # ones after 5 s) before any answer: send again on a new one, as HTTP clients do.
+                    conn[1].close()
+                    conn = await asyncio.open_connection(host, port)
+                    conn[1].write(request(i))
+                    status = await _read_response(conn[0])
+            except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                failed(type(exc).__name__)
                 conn[1].close()
                 return
             result.latencies.append(time.perf_counter() - scheduled)
             if 200 <= status < 300:
                 result.ok += 1
             else:
-                result.errors += 1
+                failed(f"HTTP {status}")
             idle.append(conn)
 
     total = int(rate * seconds)

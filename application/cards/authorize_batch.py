@@ -9,10 +9,10 @@ ledger transfers, and decided together with a fixed number of set-based statemen
    ``max_batch`` messages (``max_in_flight`` batches at once; by default one, and a batch gives
    its place to the next as soon as it has committed);
 2. one transaction, first unlocked: the messages already answered (``= ANY``) and the cards by
-   token (one round trip), programs not cached yet; then, on other connections and before any lock is taken,
-   what the one-by-one path also reads outside its locks: FX prices (cached rates), the
-   cardholders' sanctions statuses (one read) and the real-time monitoring verdicts (one history
-   read), side by side;
+   token (one round trip), programs not cached yet; then, on other connections and while step 3
+   takes the locks, what the one-by-one path also reads outside its locks: FX prices (cached
+   rates), the cardholders' sanctions statuses (one read) and the real-time monitoring verdicts
+   (one history read), side by side;
 3. in the same transaction: all cardholders, then all cards locked in ascending id order
    (``FOR UPDATE``, the same order as the one-by-one path, so the two never deadlock) and the
    usage of every card and every cardholder (``GROUP BY``), four statements in one round trip;
@@ -229,22 +229,29 @@ class AuthorizationBatcher:
                 continue
             m.card, m.program = card, auth._programs[card.program_id]
             (alone if m.program.decision_webhook is not None else live).append(m)
-        await self._outside(live, now)
 
         records: list[Authorization] = []
         approved_events: list[ActivityEvent] = []
         if live:
-            holders, cards, card_usage, holder_usage = await uow.cards.lock_for_authorizations(
-                [m.card.cardholder_id for m in live], [m.card.id for m in live], now)
-            holds: dict[str, CreateTransfer] = {}
-            for m in live:
-                auth_id = f"auth_{auth._ids.new_id()}"
-                holds[m.request.message_id] = CreateTransfer(
-                    id=f"hold:{auth_id}", debit_account_id=m.card.account_id,
-                    credit_account_id=m.program.settlement_for(m.card.id), amount=max(m.card_amount, 1),
-                    currency=m.card.currency, code="card_authorization", pending=True,
-                    timeout_seconds=m.program.hold_seconds, metadata={"authorization_id": auth_id})
-            snapshot = await uow.ledger.lock_snapshot(list(holds.values()), now)
+            # FX, sanctions and monitoring (other connections) while this one takes the locks:
+            # the locks do not depend on them, so their round trips overlap.
+            outside = asyncio.ensure_future(self._outside(live, now))
+            try:
+                holders, cards, card_usage, holder_usage = await uow.cards.lock_for_authorizations(
+                    [m.card.cardholder_id for m in live], [m.card.id for m in live], now)
+                holds: dict[str, CreateTransfer] = {}
+                for m in live:  # amounts are set once decided (below): the locks need the accounts only
+                    auth_id = f"auth_{auth._ids.new_id()}"
+                    holds[m.request.message_id] = CreateTransfer(
+                        id=f"hold:{auth_id}", debit_account_id=m.card.account_id,
+                        credit_account_id=m.program.settlement_for(m.card.id), amount=1,
+                        currency=m.card.currency, code="card_authorization", pending=True,
+                        timeout_seconds=m.program.hold_seconds, metadata={"authorization_id": auth_id})
+                snapshot = await uow.ledger.lock_snapshot(list(holds.values()), now)
+            except BaseException:
+                outside.cancel()
+                raise
+            await outside
             available = {a: available_in(snapshot, a, now) for a in {m.card.account_id for m in live}}
 
             decisions: dict[str, tuple[Card, Decision]] = {}
