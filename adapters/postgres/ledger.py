@@ -11,10 +11,11 @@ those locks; and one pipeline with the writes, each one statement over one JSON 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from datetime import datetime
 
 import msgspec
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, pq
 
 from domain.ledger import (
     Account,
@@ -281,13 +282,16 @@ class PostgresLedger:
         # costs one round trip. Statement-level triggers see either as one statement. JSON because
         # msgspec encodes the domain's structs in C; psycopg's dumpers for text arrays (unnest)
         # escape every element in Python and cost ~1.5 us each, most of a batch's client CPU.
-        large = len(outcome.entries) > _PIPELINED_ROWS
+        # Called inside a pipeline the caller opened (``uow.writes()``), the writes join it: one
+        # round trip for the caller's statements and these together (COPY cannot run there).
+        in_pipeline = conn.pgconn.pipeline_status != pq.PipelineStatus.OFF
+        large = len(outcome.entries) > _PIPELINED_ROWS and not in_pipeline
         if large:
             await self._copy(f"COPY core.ledger_transfers ({_TRANSFER_COLS}) FROM STDIN (FORMAT BINARY)",
                              _TRANSFER_TYPES, [_transfer_row(t) for t in outcome.transfers])
             await self._copy(f"COPY core.ledger_entries ({_ENTRY_COLS}) FROM STDIN (FORMAT BINARY)",
                              _ENTRY_TYPES, [_entry_row(e) for e in outcome.entries])
-        async with conn.pipeline():
+        async with nullcontext() if in_pipeline else conn.pipeline():
             if not large and outcome.transfers:
                 await conn.execute(_INSERT_TRANSFERS, (_rows(outcome.transfers),))
             if not large and outcome.entries:

@@ -232,6 +232,7 @@ class AuthorizationBatcher:
 
         records: list[Authorization] = []
         approved_events: list[ActivityEvent] = []
+        outcome = None  # the ledger's holds, written with the records
         if live:
             # FX, sanctions and monitoring (other connections) while this one takes the locks:
             # the locks do not depend on them, so their round trips overlap.
@@ -276,7 +277,6 @@ class AuthorizationBatcher:
                     if result.status != "created":  # the ledger disagrees: never approve on doubt
                         log.error("hold %s refused by the ledger: %s", result.id, result.code)
                         decisions[message_id] = decisions[message_id][0], decline("51", f"ledger_{result.code}")
-                await uow.ledger.save(outcome)
 
             for m in live:
                 card, decision = decisions[m.request.message_id]
@@ -293,7 +293,9 @@ class AuthorizationBatcher:
             events = [Event.of(id=auth._ids.new_id(), at=now, resource=r,
                                type=AUTHORIZATION_APPROVED if r.approved else AUTHORIZATION_DECLINED)
                       for r in records]
-            async with uow.writes():
+            async with uow.writes():  # the holds, their records, events and messages: one round trip
+                if outcome is not None:
+                    await uow.ledger.save(outcome)
                 await uow.cards.add_authorizations(records)
                 await uow.outbox.add(events)
                 await uow.cards.remember_messages(messages_rows)
