@@ -26,6 +26,8 @@ from domain.ledger import (
     Hold,
     LedgerItem,
     LedgerSnapshot,
+    ResolvePending,
+    ReverseTransfer,
     Transfer,
     referenced_ids,
 )
@@ -103,13 +105,15 @@ _TO_LOCK = (
     "WITH to_lock AS ("
     "SELECT unnest(%(accounts)s::text[]) AS id "
     "UNION SELECT unnest(ARRAY[debit_account_id, credit_account_id]) FROM core.ledger_transfers "
-    "WHERE id = ANY(%(transfers)s::text[]) "
+    "WHERE id = ANY(%(referred)s::text[]) "
     "UNION SELECT unnest(ARRAY[debit_account_id, credit_account_id]) FROM core.ledger_holds "
     "WHERE state = 'pending' AND expires_at <= %(now)s "
     "AND (debit_account_id = ANY(%(accounts)s::text[]) OR credit_account_id = ANY(%(accounts)s::text[])))"
 )
-"""The accounts a batch locks: those it names, those of the transfers it names, and both
-accounts of the due holds on the accounts it names (so they can be released first)."""
+"""The accounts a batch locks: those it names, those of the transfers its items refer to (the
+pending transfers they resolve, the transfers they reverse), and both accounts of the due holds on
+the accounts it names (so they can be released first). An item's own id is looked up too, for
+idempotency, but a transfer that exists already changes no balance: its accounts need no lock."""
 
 
 def _rows(structs: Sequence[msgspec.Struct]) -> str:
@@ -190,7 +194,9 @@ class PostgresLedger:
         # everything committed before the locks were granted. The set to lock is computed in SQL
         # (named accounts, accounts of named transfers, both accounts of due holds on named
         # accounts) instead of by a read before locking.
-        params = {"accounts": named_accounts, "transfers": wanted_transfers, "now": now}
+        referred = sorted({i.pending_id for i in items if isinstance(i, ResolvePending)}
+                          | {i.original_id for i in items if isinstance(i, ReverseTransfer)})
+        params = {"accounts": named_accounts, "transfers": wanted_transfers, "referred": referred, "now": now}
         async with conn.pipeline():
             await conn.execute(_CUSTOM_PLANS)
             account_rows = await conn.execute(
@@ -198,15 +204,15 @@ class PostgresLedger:
                 "ORDER BY id FOR UPDATE OF ledger_accounts",
                 params,
             )
-            # Named transfers and the reversals of named transfers, in one statement.
+            # Named transfers, and the reversals of the transfers items reverse, in one statement.
             transfer_rows = await conn.execute(
                 f"SELECT {_TRANSFER_COLS} FROM core.ledger_transfers "
-                "WHERE id = ANY(%(transfers)s) OR reverses_id = ANY(%(transfers)s)", params
+                "WHERE id = ANY(%(transfers)s) OR reverses_id = ANY(%(referred)s)", params
             ) if wanted_transfers else None
-            # Holds of named transfers, plus due holds whose accounts are both in the set (a
-            # superset of the locked set's; filtered to the locked accounts below).
+            # Holds of the pending transfers referred to, plus due holds whose accounts are both in
+            # the set (a superset of the locked set's; filtered to the locked accounts below).
             hold_rows = await conn.execute(
-                f"{_TO_LOCK} SELECT {_HOLD_COLS} FROM core.ledger_holds WHERE transfer_id = ANY(%(transfers)s) "
+                f"{_TO_LOCK} SELECT {_HOLD_COLS} FROM core.ledger_holds WHERE transfer_id = ANY(%(referred)s) "
                 f"UNION SELECT {_HOLD_COLS} FROM core.ledger_holds WHERE state = 'pending' AND expires_at <= %(now)s "
                 "AND debit_account_id IN (SELECT id FROM to_lock) AND credit_account_id IN (SELECT id FROM to_lock)",
                 params,
@@ -219,15 +225,16 @@ class PostgresLedger:
                 transfers[row[0]] = _transfer(row)
             if row[9] is not None and row[9] in transfer_ids:  # reverses_id
                 reversals[row[9]] = row[0]
-        holds = {}
+        holds, referred_set = {}, set(referred)
         for row in await hold_rows.fetchall():
-            if row[0] in transfer_ids or (row[1] in accounts and row[2] in accounts):
+            if row[0] in referred_set or (row[1] in accounts and row[2] in accounts):
                 holds[row[0]] = _hold(row)
         # A named transfer committed after the lock statement's snapshot but before the reads'
         # (a concurrent create of the pending transfer this batch resolves, say): lock its
         # accounts too, then read again under all the locks. Rare; a lock cycle it might close
         # is a deadlock the transaction runner retries.
-        missing = {a for t in transfers.values() for a in (t.debit_account_id, t.credit_account_id)} - accounts.keys()
+        missing = {a for i in referred if (t := transfers.get(i)) for a in (t.debit_account_id, t.credit_account_id)
+                   } - accounts.keys()
         if missing:
             accounts |= await self._lock_accounts(missing)
             return await self._snapshot_under_locks(accounts, wanted_transfers, now)
