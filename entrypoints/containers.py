@@ -263,7 +263,9 @@ class CoreContainer(Shared):
         Authorize, transactions, card_fx, compliance_subject_status, compliance_monitor, decision_webhooks,
         Shared.clock, Shared.ids,
     )
-    cards_increment = providers.Singleton(IncrementAuthorization, transactions, card_fx, Shared.clock, Shared.ids)
+    cards_increment = providers.Singleton(
+        IncrementAuthorization, transactions, card_fx, compliance_subject_status, Shared.clock, Shared.ids
+    )
     cards_reverse = providers.Singleton(ReverseAuthorization, transactions, card_fx, Shared.clock, Shared.ids)
     cards_clear = providers.Singleton(ClearTransaction, transactions, card_fx, Shared.clock, Shared.ids)
     cards_refund = providers.Singleton(RefundTransaction, transactions, card_fx, Shared.clock, Shared.ids)

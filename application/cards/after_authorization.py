@@ -3,7 +3,9 @@
 Every message is idempotent by ``message_id`` (recorded raw with its answer) and runs in one
 transaction with the authorization locked. An authorization has at most one live ledger hold;
 changing its amount voids it and places a new one in a linked chain, so the chain (and the
-message) fails as a whole when the balance cannot cover the new amount.
+message) fails as a whole when the balance cannot cover the new amount. An increment is checked as
+an authorization is, up to the amount: the card's state and expiry and the cardholder's KYC and
+sanctions status as they are now (``check_standing``), then the amount limits, then the balance.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import msgspec
 from application.cards.card_fx import CardFx
 from application.cards.common import publish, request_hash, require, same_request
 from application.ports.clock import Clock, IdGenerator
+from application.ports.compliance import SubjectStatuses
 from application.ports.unit_of_work import Transactions, UnitOfWork
-from domain.cards.authorization import Merchant
+from domain.cards.authorization import Merchant, check_standing
 from domain.cards.controls import headroom
 from domain.cards.model import Card, Cardholder, Program
 from domain.cards.records import Authorization, CardTransaction
@@ -150,11 +153,26 @@ def _answer(auth: Authorization, approved: bool, code: str, reason: str | None =
 
 
 class IncrementAuthorization(_Network):
+    def __init__(self, transactions: Transactions, fx: CardFx, statuses: SubjectStatuses, clock: Clock,
+                 ids: IdGenerator) -> None:
+        super().__init__(transactions, fx, clock, ids)
+        self._statuses = statuses
+
     async def __call__(self, auth_id: str, msg: Increment) -> dict[str, Any]:
+        # The sanctions status is read before the transaction, as an authorization reads it: no card
+        # lock is held, nor a second connection taken, while compliance answers. (No authorization:
+        # the work below answers authorization_not_found.)
+        found = await self._transactions.run(lambda uow: uow.cards.get_authorization(auth_id))
+        sanctions = await self._statuses.subject_status(found.cardholder_id) if found is not None else "review"
+
         async def work(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
             auth, card, program, holder = await self._load(uow, auth_id, with_holder=True)
             if not _live(auth, now):
                 return _answer(auth, False, "12", _closed_reason(auth))
+            # The card and its holder as they are now: paused, closed or expired since, KYC or sanctions changed.
+            standing = check_standing(card, holder, sanctions, now)
+            if standing is not None:
+                return _answer(auth, False, standing.response_code, standing.decline_reason)
             extra, _ = await self._priced(auth, msg.amount, auth.currency, card, program, now)
             # The card's limits (per authorization: this one grown by the extra) and the holder's tier.
             rooms = (headroom(card.controls.merged_over(program.controls),

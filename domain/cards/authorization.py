@@ -4,6 +4,11 @@ Order (issue 7, docs/cards.md): card exists (14, decided before this), state (05
 inactive, 62 closed), expiry (54), cardholder KYC (62) and sanctions (59), merchant controls (57),
 amount limits (61), count limits (65), real-time monitoring (59), FX (05 when no usable rate),
 available balance (51, or a partial approval 10 when the network allows one).
+
+The first four (``check_standing``: may this card, held by this person, spend at all?) are also
+what an increment re-checks before it extends a hold. A partial approval in a foreign currency is
+the largest merchant amount whose total fits, priced with the rounding of the full conversion, so
+it costs exactly what a full approval of that amount would.
 """
 
 from __future__ import annotations
@@ -111,18 +116,28 @@ class Context(msgspec.Struct, frozen=True, kw_only=True):
     monitoring_hits: tuple[str, ...] = ()  # real-time rules that decline
 
 
-def decide(request: AuthorizationRequest, ctx: Context, now: datetime) -> Decision:
-    card = ctx.card
+def check_standing(card: Card, cardholder: Cardholder, sanctions_status: str, now: datetime) -> Decision | None:
+    """The card's state and expiry, then the cardholder's KYC and sanctions status: the first that
+    fails, as a decline; None when the card may spend. A decision's first checks, and what an
+    increment re-checks (the card or its holder may have changed since the authorization)."""
     if card.state == "closed":
         return decline("62", "card_closed")
     if card.state != "active":
         return decline("05", f"card_{card.state}")
     if card.expired(now):
         return decline("54", "card_expired")
-    if ctx.cardholder.kyc_status != "verified":
-        return decline("62", f"kyc_{ctx.cardholder.kyc_status}")
-    if ctx.sanctions_status == "blocked":
+    if cardholder.kyc_status != "verified":
+        return decline("62", f"kyc_{cardholder.kyc_status}")
+    if sanctions_status == "blocked":
         return decline("59", "sanctions_blocked")
+    return None
+
+
+def decide(request: AuthorizationRequest, ctx: Context, now: datetime) -> Decision:
+    card = ctx.card
+    standing = check_standing(card, ctx.cardholder, ctx.sanctions_status, now)
+    if standing is not None:
+        return standing
     controls = card.controls.merged_over(ctx.program.controls)
     holder_controls = ctx.cardholder.tier_controls(card.currency)
     merchant = check_merchant(controls, request.merchant.mcc, request.merchant.country)
@@ -146,8 +161,11 @@ def decide(request: AuthorizationRequest, ctx: Context, now: datetime) -> Decisi
         return decline("51", "insufficient_funds")
     if conversion is None:
         return _approve(PARTIAL, ctx.available, None, ctx.available)
+    # Rounded as the full conversion was (the configured modes): the partial amount then costs what a
+    # full approval of it costs, and its clearing at the authorization's rate posts exactly the hold.
     partial = max_source_for_total(Money(amount=ctx.available, currency=card.currency), conversion.rate,
-                                   conversion.markup_bps)
+                                   conversion.markup_bps, rounding=conversion.rounding,
+                                   fee_rounding=conversion.fee_rounding)
     if partial.source.amount <= 0:
         return decline("51", "insufficient_funds")
     return _approve(PARTIAL, partial.source.amount, partial, partial.total.amount)

@@ -11,6 +11,10 @@ is exactly the stated percentage of the stated converted amount (what a cardhold
 on a statement), not of the unrounded product. Products are exact decimals
 (``exact_product``), so each rounding sees the true value.
 
+A ``Conversion`` names the two modes it was rounded with, so whoever holds one can price
+another amount the same way (a partial approval's ``max_source_for_total``, for instance) and
+the two reconcile to the minor unit.
+
 Error codes: ``currency_mismatch``, ``invalid_markup``, ``invalid_amount``.
 """
 
@@ -40,6 +44,10 @@ class Conversion(msgspec.Struct, frozen=True, kw_only=True):
     """``markup_bps`` basis points of ``converted``, in the target currency."""
     total: Money
     """What the target side pays: ``converted + fee``."""
+    rounding: Rounding
+    """How ``converted`` was rounded."""
+    fee_rounding: Rounding
+    """How ``fee`` was rounded."""
 
 
 def convert(amount: Money, rate: Rate, rounding: Rounding = Rounding.HALF_EVEN) -> Money:
@@ -65,7 +73,8 @@ def convert_with_markup(
     fee_value = exact_product(converted.to_decimal(), Decimal(f"{markup_bps}E-4"))
     fee = Money.from_decimal(fee_value, converted.currency, fee_rounding)
     total = converted + fee
-    return Conversion(source=source, rate=rate, markup_bps=markup_bps, converted=converted, fee=fee, total=total)
+    return Conversion(source=source, rate=rate, markup_bps=markup_bps, converted=converted, fee=fee, total=total,
+                      rounding=Rounding(rounding), fee_rounding=Rounding(fee_rounding))
 
 
 def max_source_for_total(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -25,13 +25,15 @@ from dependency_injector import providers
 from adapters.memory.vault import InMemoryVault
 from application.cards.after_authorization import Clearing, Increment, Refund, Reversal
 from application.cards.cardholders import NewCardholder
-from application.cards.cards import Funding, NewCard
+from application.cards.cards import CardChange, Funding, NewCard
 from application.cards.common import CardBalance
 from application.cards.programs import NewProgram
 from application.fx.set_manual_rate import SetRate
+from application.ports.compliance import SubjectStatuses
 from domain.cards.authorization import AuthorizationRequest, Merchant
 from domain.cards.controls import Controls
-from domain.cards.model import Card, Program
+from domain.cards.model import Card, CardState, KycStatus, Program
+from domain.compliance.subjects import SubjectStatus
 from domain.ledger import Balances
 from domain.shared.errors import DomainError
 from entrypoints.containers import CoreContainer
@@ -61,6 +63,22 @@ class FakeClock:
         self.current += timedelta(**delta)
 
 
+class StatusOverrides:
+    """The ``SubjectStatuses`` port the card use cases read: the stored statuses, except those a
+    test set (``CardWorld.set_sanctions_status``)."""
+
+    def __init__(self, stored: SubjectStatuses) -> None:
+        self._stored = stored
+        self.overrides: dict[str, SubjectStatus] = {}
+
+    async def subject_status(self, subject_id: str) -> SubjectStatus:
+        return self.overrides.get(subject_id) or await self._stored.subject_status(subject_id)
+
+    async def subject_statuses(self, subject_ids: Sequence[str]) -> dict[str, SubjectStatus]:
+        stored = await self._stored.subject_statuses(subject_ids)
+        return {i: self.overrides.get(i, stored[i]) for i in subject_ids}
+
+
 class CardWorld:
     def __init__(self, env: dict[str, str], start: datetime) -> None:
         self.clock = FakeClock(start)
@@ -70,6 +88,8 @@ class CardWorld:
         self.c.vault_client.override(providers.Object(InMemoryVault()))
         self.c.clock.override(providers.Object(self.clock))
         self.c.card_fx.add_kwargs(cache_seconds=0)  # rates change under the fake clock: read them every time
+        self.statuses = StatusOverrides(self.c.compliance_subject_status())
+        self.c.compliance_subject_status.override(providers.Object(self.statuses))
         self._runner = asyncio.Runner()
         self.run(self.c.database().open())
 
@@ -95,11 +115,11 @@ class CardWorld:
                                                          as_of=self.clock.now() - timedelta(seconds=1))))
 
     def program(self, currency: str = "EUR", *, markup_bps: int = 0, controls: Controls = Controls(),
-                hold_seconds: int = 7 * 24 * 3600) -> Program:
+                hold_seconds: int = 7 * 24 * 3600, expiry_months: int = 120) -> Program:
         tag = uuid.uuid4().hex[:10]
         program, created = self.run(self.c.cards_create_program()(NewProgram(
             id=f"prog_{tag}", name=f"Program {tag}", bin="45678901", currency=currency, fx_markup_bps=markup_bps,
-            controls=controls, hold_seconds=hold_seconds, expiry_months=120)))
+            controls=controls, hold_seconds=hold_seconds, expiry_months=expiry_months)))
         assert created
         return program
 
@@ -121,6 +141,20 @@ class CardWorld:
         result, _ = self.run(self.c.cards_fund()(card.id, Funding(id=f"fund-{uuid.uuid4().hex}", amount=amount,
                                                                   currency=card.currency)))
         assert result.status == "created", result
+
+    # -- what changes after a card is issued ---------------------------------------------
+
+    def set_state(self, card: Card, state: CardState) -> Card:
+        """The card moved to ``state`` through the cards API's use case."""
+        return self.run(self.c.cards_update()(card.id, CardChange(state=state)))
+
+    def decide_kyc(self, holder_id: str, decision: KycStatus, tier: str | None = None) -> None:
+        self.run(self.c.cards_decide_kyc()(holder_id, decision, tier))
+
+    def set_sanctions_status(self, holder_id: str, status: SubjectStatus) -> None:
+        """From now on the cardholder's compliance status is ``status``, as a re-screening or a case
+        decision would leave it (whatever sanctions list the shared session database holds)."""
+        self.statuses.overrides[holder_id] = status
 
     # -- network messages (each returns the use case's answer) --------------------------
 

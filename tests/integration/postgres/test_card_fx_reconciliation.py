@@ -214,3 +214,53 @@ def test_a_partial_foreign_approval_holds_exactly_the_available_balance(card_wor
     assert w.books(card) == (0, 0, 0)
     assert w.net(program.accounts.settlement) == 980 and w.net(program.accounts.fx_fees) == 20
     w.assert_closed_system(program, [card])
+
+
+# BURSAR_FX_ROUNDING=half_up, BURSAR_FX_FEE_ROUNDING=up: a partial approval is the largest merchant
+# amount whose total, rounded as configured, fits in what is available, and costs exactly what a
+# full approval of that amount costs. Rounded half-even instead, the approved amounts would be JPY
+# 1,233 and KWD 2.381 (9.63 + 0.19 = 9.82 and 9.52 + 0.19 = 9.71), which cost 9.83 and 9.72 as
+# configured: a cent more than held.
+CONFIGURED_ROUNDING = {"BURSAR_FX_ROUNDING": "half_up", "BURSAR_FX_FEE_ROUNDING": "up"}
+
+
+@pytest.mark.parametrize(("currency", "funded", "approved", "converted", "fee"), [
+    # JPY 1,231 * 0.0078125 = 9.6171875 -> 9.62, fee 0.1924 -> 0.20 (up): 9.82. JPY 1,232 = 9.625 -> 9.63
+    # (half-up; half-even gives 9.62), fee 0.20: 9.83 does not fit.
+    pytest.param("JPY", 982, 1_231, 962, 20, id="JPY"),
+    # KWD 2.378 * 4 = 9.512 -> 9.51, fee 0.1902 -> 0.20 (up): 9.71. KWD 2.379 costs 9.52 + 0.20 = 9.72.
+    pytest.param("KWD", 971, 2_378, 951, 20, id="KWD"),
+])
+def test_a_partial_foreign_approval_rounds_as_configured_and_reconciles_as_a_full_one(card_world, currency, funded,
+                                                                                      approved, converted, fee):
+    w = card_world(START, env=CONFIGURED_ROUNDING)
+    w.set_rates()
+    program = w.program("USD", markup_bps=MARKUP_BPS)
+    card = w.card(program, funded=funded)
+    other = w.card(program, funded=FUNDED, holder_id=card.cardholder_id)
+
+    partial = w.authorize(card, 12_345, currency, partial_allowed=True)
+    assert (partial["approved"], partial["response_code"], partial["approved_amount"], partial["card_amount"]) == (
+        True, "10", approved, converted + fee)
+    full = w.authorize(other, approved, currency)  # the same merchant amount, approved in full
+    assert (full["response_code"], full["approved_amount"], full["card_amount"]) == ("00", approved, converted + fee)
+    records = [w.authorization(a["authorization_id"]) for a in (partial, full)]
+    assert [(r.approved_amount, r.card_amount, r.fee, r.held, r.rate) for r in records] == [
+        (approved, converted + fee, fee, converted + fee, records[1].rate)] * 2
+    assert w.books(card) == (funded, funded, 0)
+    assert w.held_in(program.accounts.settlement) == (0, 2 * (converted + fee))
+
+    w.clock.advance(hours=2)
+    _move_rates(w)  # the clearings are priced at the authorizations' rate
+    for paying, auth in ((card, partial), (other, full)):
+        tx = w.clear(paying, approved, currency, auth_id=auth["authorization_id"])
+        assert (tx["card_amount"], tx["fee"], tx["shortfall"]) == (converted + fee, fee, 0)
+        assert _legs(w, tx) == {
+            "post": (paying.account_id, program.accounts.settlement, converted + fee),
+            "fx_fee": (program.accounts.settlement, program.accounts.fx_fees, fee),
+        }
+    assert w.books(card) == (0, 0, 0)
+    assert w.books(other) == (FUNDED - converted - fee, 0, FUNDED - converted - fee)
+    assert w.net(program.accounts.settlement) == 2 * converted and w.net(program.accounts.fx_fees) == 2 * fee
+    assert w.held_in(program.accounts.settlement) == (0, 0)
+    w.assert_closed_system(program, [card, other])

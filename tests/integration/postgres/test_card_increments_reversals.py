@@ -4,11 +4,16 @@ Issue 7: an increment extends the hold (void + a larger hold in one linked chain
 when the balance or a limit cannot cover it, leaving the original hold; a reversal releases all
 (status ``reversed``) or part (a smaller hold replaces the old one). After each step the card's
 balance, the holds in the ledger and the program's settlement account are checked.
+
+An increment re-checks what an authorization checks first: the card's state and expiry and the
+cardholder's KYC and sanctions status as they are now, declining with the same codes.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from domain.cards.controls import Controls, SpendingLimit
 
@@ -222,3 +227,94 @@ def test_a_replaced_hold_lives_as_long_as_its_authorization(card_world):
     assert w.books(card) == (5_500, 0, 5_500)
     assert w.authorization(auth_id).status == "closed"
     w.assert_closed_system(program, [card])
+
+
+@pytest.mark.parametrize(("change", "code", "reason"), [
+    pytest.param(lambda w, card: w.set_state(card, "paused"), "05", "card_paused", id="paused"),
+    pytest.param(lambda w, card: w.set_state(card, "closed"), "62", "card_closed", id="closed"),
+    pytest.param(lambda w, card: w.decide_kyc(card.cardholder_id, "rejected"), "62", "kyc_rejected",
+                 id="kyc-rejected"),
+    pytest.param(lambda w, card: w.set_sanctions_status(card.cardholder_id, "blocked"), "59", "sanctions_blocked",
+                 id="sanctions-blocked"),
+])
+def test_an_increment_is_declined_when_the_card_or_its_holder_is_no_longer_in_good_standing(card_world, change,
+                                                                                            code, reason):
+    w = card_world(START)
+    program = w.program("USD", controls=Controls(spending_limits=(SpendingLimit(amount=4_500, interval="daily"),)))
+    card = w.card(program, funded=10_000)
+    auth_id = w.authorize(card, 4_000)["authorization_id"]
+    before = w.authorization(auth_id)
+
+    change(w, card)
+    w.clock.advance(minutes=5)
+    message_id = w.mid("inc-standing")
+    declined = w.increment(auth_id, 1_000, message_id=message_id)  # beyond the limit too: standing comes first
+    assert (declined["approved"], declined["response_code"], declined["decline_reason"]) == (False, code, reason)
+    assert (declined["card_amount"], declined["approved_amount"], declined["status"]) == (4_000, 4_000, "pending")
+    assert w.authorization(auth_id) == before  # the hold, the amounts, the limits' count: all as they were
+    assert _hold(w, auth_id)[1].state == "pending"
+    assert w.books(card) == (10_000, 4_000, 6_000)
+    assert w.held_in(program.accounts.settlement) == (0, 4_000)
+
+    assert w.increment(auth_id, 1_000, message_id=message_id) == declined  # idempotent: the first answer
+    assert w.refused(w.increment, auth_id, 999, message_id=message_id) == "idempotency_conflict"
+    fresh = w.authorize(card, 100)  # a new authorization is declined for the same reason, with the same code
+    assert (fresh["response_code"], fresh["decline_reason"]) == (code, reason)
+    w.assert_closed_system(program, [card])
+
+
+def test_an_increment_follows_the_card_state_as_it_is_now(card_world):
+    w = card_world(START)
+    program = w.program("USD")
+    card = w.card(program, funded=10_000)
+    auth_id = w.authorize(card, 4_000)["authorization_id"]
+
+    w.set_state(card, "paused")
+    paused = w.increment(auth_id, 100_000, message_id=w.mid("inc-paused"))  # beyond the balance: 05, not 51
+    assert (paused["response_code"], paused["decline_reason"]) == ("05", "card_paused")
+    w.set_state(card, "active")
+    assert w.increment(auth_id, 100_000, message_id=w.mid("inc-paused")) == paused  # a retry gets the first answer
+    resumed = w.increment(auth_id, 1_000)
+    assert (resumed["approved"], resumed["response_code"], resumed["card_amount"]) == (True, "00", 5_000)
+    assert w.books(card) == (10_000, 5_000, 5_000)
+
+    w.decide_kyc(card.cardholder_id, "rejected")
+    assert w.increment(auth_id, 1_000)["decline_reason"] == "kyc_rejected"
+    w.decide_kyc(card.cardholder_id, "verified", "premium")
+    w.set_sanctions_status(card.cardholder_id, "review")  # a possible match alone declines neither
+    assert w.increment(auth_id, 1_000)["card_amount"] == 6_000
+    assert w.books(card) == (10_000, 6_000, 4_000)
+    assert w.held_in(program.accounts.settlement) == (0, 6_000)
+    w.assert_closed_system(program, [card])
+
+
+def test_an_increment_after_the_card_expired_is_declined_with_54(card_world):
+    """A card is good through the last instant of its expiry month (UTC), an authorization's hold may
+    outlive it: the increment is declined, the hold stays until its own expiry or clearing."""
+    w = card_world(datetime(2033, 9, 27, 12, 0, tzinfo=UTC))
+    program = w.program("USD", expiry_months=1)
+    card = w.card(program, funded=10_000)
+    assert (card.exp_month, card.exp_year) == (10, 2033)
+    w.clock.set(datetime(2033, 10, 30, 12, 0, tzinfo=UTC))
+    auth_id = w.authorize(card, 4_000)["authorization_id"]
+
+    w.clock.set(datetime(2033, 10, 31, 23, 59, 59, tzinfo=UTC))
+    assert w.increment(auth_id, 500)["approved"]
+    w.clock.set(datetime(2033, 11, 1, 0, 0, tzinfo=UTC))
+    expired = w.increment(auth_id, 500)
+    assert (expired["approved"], expired["response_code"], expired["decline_reason"]) == (False, "54",
+                                                                                          "card_expired")
+    assert w.authorization(auth_id).held == 4_500 and _hold(w, auth_id)[1].state == "pending"
+    assert w.books(card) == (10_000, 4_500, 5_500)
+
+    tx = w.clear(card, 4_500, auth_id=auth_id)  # what was authorized before the expiry still clears
+    assert (tx["kind"], tx["shortfall"]) == ("clearing", 0)
+    assert w.books(card) == (5_500, 0, 5_500)
+    w.assert_closed_system(program, [card])
+
+
+def test_an_increment_of_an_unknown_authorization_is_refused(card_world):
+    w = card_world(START)
+    message_id = w.mid("inc-unknown")
+    assert w.refused(w.increment, f"auth_{w.tag}", 100, message_id=message_id) == "authorization_not_found"
+    assert w.refused(w.increment, f"auth_{w.tag}", 100, message_id=message_id) == "authorization_not_found"

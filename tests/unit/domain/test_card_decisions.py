@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import msgspec
 import pytest
@@ -14,6 +15,7 @@ from domain.cards.authorization import (
     Context,
     Decision,
     Merchant,
+    check_standing,
     decide,
     decline,
     webhook_verdict,
@@ -21,7 +23,9 @@ from domain.cards.authorization import (
 )
 from domain.cards.controls import Controls, CountLimit, SpendingLimit, Usage, window_start
 from domain.cards.model import TRANSITIONS, Card, Cardholder, DecisionWebhook, Program, ProgramAccounts
+from domain.fx import Rate, convert_with_markup
 from domain.shared.errors import Conflict, InvalidInput
+from domain.shared.money import Money, Rounding
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 ACCOUNTS = ProgramAccounts(funding="f", settlement="s", fx_fees="x")
@@ -61,6 +65,32 @@ def request(amount: int = 1_000, mcc: str = "5411", country: str = "DE", partial
 def test_each_decline_has_its_code(changes, code, reason):
     decision = decide(request(), ctx(**changes), NOW)
     assert (decision.approved, decision.response_code, decision.decline_reason) == (False, code, reason)
+
+
+@pytest.mark.parametrize("changes, code, reason", [
+    ({"card": card(state="closed")}, "62", "card_closed"),
+    ({"card": card(state="paused")}, "05", "card_paused"),
+    ({"card": card(state="inactive")}, "05", "card_inactive"),
+    ({"card": card(exp_month=10, exp_year=2026)}, "54", "card_expired"),
+    ({"cardholder": Cardholder(id="ch_1", name="J", country="DE", kyc_status="pending", created_at=NOW)}, "62",
+     "kyc_pending"),
+    ({"cardholder": Cardholder(id="ch_1", name="J", country="DE", kyc_status="rejected", created_at=NOW)}, "62",
+     "kyc_rejected"),
+    ({"sanctions_status": "blocked"}, "59", "sanctions_blocked"),
+    ({"card": card(state="paused", exp_month=10, exp_year=2026), "sanctions_status": "blocked"}, "05",
+     "card_paused"),  # the first that fails
+])
+def test_the_standing_checks_decline_as_a_decision_does(changes, code, reason):
+    """What an increment re-checks (``check_standing``) answers exactly as the decision's first checks."""
+    c = ctx(**changes)
+    standing = check_standing(c.card, c.cardholder, c.sanctions_status, NOW)
+    assert standing == decide(request(), c, NOW) == decline(code, reason)
+
+
+def test_the_standing_checks_pass_a_card_and_holder_in_good_standing():
+    c = ctx(sanctions_status="review")  # only blocked declines
+    assert check_standing(c.card, c.cardholder, c.sanctions_status, NOW) is None
+    assert check_standing(c.card, c.cardholder, "clear", datetime(2028, 12, 31, 23, 59, tzinfo=UTC)) is None
 
 
 def test_a_card_is_good_through_the_last_instant_of_its_expiry_month():
@@ -119,6 +149,33 @@ def test_balance_exact_insufficient_and_partial():
     partial = decide(request(amount=10_001, partial=True), ctx(), NOW)
     assert (partial.response_code, partial.approved_amount, partial.card_amount) == ("10", 10_000, 10_000)
     assert decide(request(amount=1, partial=True), ctx(available=0), NOW).response_code == "51"
+
+
+# A USD card buys in JPY (1 JPY = 0.0078125 USD) and KWD (1 KWD = 4 USD) with a 2 % markup, the
+# conversion rounded half-up and the fee up (the configured modes), with USD 9.82 / 9.71 available.
+# JPY 1,231: 9.6171875 -> 9.62, fee 0.1924 -> 0.20: 9.82. JPY 1,232 = 9.625 -> 9.63 (half-up; half-even
+# gives 9.62), fee 0.20: 9.83. Rounded half-even throughout, JPY 1,233 would fit (9.63 + 0.19 = 9.82)
+# but costs 9.83 as configured.
+# KWD 2.378: 9.512 -> 9.51, fee 0.1902 -> 0.20: 9.71. KWD 2.379 costs 9.52 + 0.20 = 9.72. Half-even
+# throughout, KWD 2.381 would fit (9.52 + 0.19 = 9.71) but costs 9.72 as configured.
+@pytest.mark.parametrize("merchant_currency, value, available, approved, converted, fee", [
+    ("JPY", "0.0078125", 982, 1_231, 962, 20),
+    ("KWD", "4", 971, 2_378, 951, 20),
+])
+def test_a_partial_foreign_approval_rounds_as_the_conversion_was_rounded(merchant_currency, value, available,
+                                                                         approved, converted, fee):
+    rate = Rate(base=merchant_currency, quote="USD", value=Decimal(value), source="test", as_of=NOW, fetched_at=NOW)
+    asked = Money(amount=100_000, currency=merchant_currency)
+    conversion = convert_with_markup(asked, rate, 200, rounding=Rounding.HALF_UP, fee_rounding=Rounding.UP)
+    foreign = AuthorizationRequest(message_id="m", card_token="tok_" + "a" * 26, amount=asked.amount,
+                                   currency=merchant_currency, merchant=Merchant(name="Shop", mcc="5411", country="DE"),
+                                   partial_allowed=True)
+    partial = decide(foreign, ctx(card=card(currency="USD"), available=available, conversion=conversion), NOW)
+    assert (partial.response_code, partial.approved_amount, partial.card_amount, partial.fee) == (
+        "10", approved, available, fee)
+    full = convert_with_markup(Money(amount=approved, currency=merchant_currency), rate, 200,
+                               rounding=Rounding.HALF_UP, fee_rounding=Rounding.UP)
+    assert (full.converted.amount, full.fee.amount, full.total.amount) == (converted, fee, partial.card_amount)
 
 
 def test_windows_are_utc_calendar_windows():

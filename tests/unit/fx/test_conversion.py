@@ -122,6 +122,19 @@ def test_the_reverse_finds_the_largest_source_that_fits(limit, pair, value, mark
     assert convert_with_markup(one_more, rate, markup, rounding=mode, fee_rounding=fee_mode).total.amount > limit
 
 
+@given(limit=st.integers(0, 10**9), mode=modes, fee_mode=modes)
+def test_a_conversion_names_its_rounding_and_the_reverse_keeps_it(limit, mode, fee_mode) -> None:
+    """A conversion carries the modes it was rounded with, so the reverse of it (a partial
+    approval: the most that fits in what is left) can be rounded the same way."""
+    rate = make_rate("JPY", "USD", Decimal("0.0078125"))
+    forward = convert_with_markup(Money(amount=limit, currency="JPY"), rate, 200, rounding=mode, fee_rounding=fee_mode)
+    assert (forward.rounding, forward.fee_rounding) == (mode, fee_mode)
+    found = max_source_for_total(Money(amount=limit, currency="USD"), rate, 200, rounding=forward.rounding,
+                                 fee_rounding=forward.fee_rounding)
+    assert (found.rounding, found.fee_rounding) == (mode, fee_mode)
+    assert found == convert_with_markup(found.source, rate, 200, rounding=mode, fee_rounding=fee_mode)
+
+
 def test_a_merchant_amount_in_jpy_charged_to_a_kwd_card() -> None:
     rate = make_rate("JPY", "KWD", Decimal("0.0019637"))
     result = convert_with_markup(Money(amount=12_345, currency="JPY"), rate, 275)
