@@ -37,7 +37,25 @@ def start(directory: Path):
     directory.mkdir(parents=True, exist_ok=True)
     for logger in ("pgserver", "pgserver.postgres_server"):
         logging.getLogger(logger).setLevel(logging.WARNING)
-    return pgserver.get_server(directory, cleanup_mode="stop")
+    server = pgserver.get_server(directory, cleanup_mode="stop")
+    _configure(server.get_uri())
+    return server
+
+
+# Settings for a write-heavy ledger that a running server takes on a reload (written as SHOW
+# prints them). With the default max_wal_size (1 GB) a benchmark's writes forced a checkpoint
+# every 30 s, and the full-page images written after each one slowed everything that followed.
+_SETTINGS = {"max_wal_size": "8GB", "checkpoint_timeout": "15min"}
+
+
+def _configure(uri: str) -> None:
+    with psycopg.connect(uri, autocommit=True) as conn:
+        stale = [name for name, value in _SETTINGS.items()
+                 if conn.execute("SELECT current_setting(%s)", (name,)).fetchone()[0] != value]
+        for name in stale:
+            conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(_SETTINGS[name])))
+        if stale:
+            conn.execute("SELECT pg_reload_conf()")
 
 
 def use_unless_configured(directory: Path, stack: ExitStack, database: str = "bursar") -> bool:
