@@ -90,6 +90,11 @@ class Authorize:
         self._batcher = (AuthorizationBatcher(self, max_batch=batch_size, max_in_flight=batches_in_flight)
                          if batch_size > 0 else None)
 
+    async def drain(self) -> None:
+        """Finish the batches and monitoring recordings under way (call at shutdown)."""
+        if self._batcher is not None:
+            await self._batcher.drain()
+
     async def __call__(self, request: AuthorizationRequest) -> dict[str, Any]:
         if self._batcher is None:
             return await self.single(request)

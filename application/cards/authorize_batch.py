@@ -23,8 +23,13 @@ ledger transfers, and decided together with a fixed number of set-based statemen
    a decline of that message only, ``ledger_<code>``) and one ``save``; the authorization
    records, the outbox events and the network messages are written in one pipelined block; one
    commit. The holds and their records therefore commit together.
-4. after the commit: the approved activity is recorded for monitoring (one transaction), then
-   every caller gets its answer.
+4. after the commit every caller gets its answer; then the approved activity is recorded for
+   monitoring (one transaction, off the answers' path). The next batch's real-time monitoring
+   check waits for the recordings under way, so an authorization made after an approval was
+   heard is checked against it (in this process: another server process may check it up to
+   one recording, a few milliseconds, before it lands). ``drain()`` waits for them at shutdown.
+   As before, a crash between the commit and the recording loses that activity for monitoring
+   (not the authorization, its hold or its event).
 
 Guarantees kept from the one-by-one path (``Authorize.single``):
 
@@ -132,6 +137,7 @@ class AuthorizationBatcher:
         self._queue: list[_Message] = []
         self._in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self._recordings: set[asyncio.Future[None]] = set()  # approved activity being recorded
 
     async def __call__(self, request: AuthorizationRequest) -> dict[str, Any]:
         message = _Message(request, asyncio.get_running_loop().create_future())
@@ -193,8 +199,10 @@ class AuthorizationBatcher:
         release()  # committed: the next batch may lock what this one locked
         for message in decided.alone:  # decision webhooks: asked outside any transaction, one by one
             self._spawn(self._single(message))
-        if decided.approved:
-            await self._record_activity(decided.approved)
+        if decided.approved:  # after the answers; the next batch's monitoring check waits for it
+            recording = asyncio.ensure_future(self._record_activity(decided.approved))
+            self._recordings.add(recording)
+            recording.add_done_callback(self._recordings.discard)
         for message in firsts.values():
             if message.request.message_id in decided.stored:
                 message.answer_stored(decided.stored[message.request.message_id])
@@ -202,6 +210,11 @@ class AuthorizationBatcher:
                 message.answer(decided.answers[message.request.message_id])
         for message in repeats:  # the first answer is stored now: the one-by-one path recalls it
             await self._single(message)
+
+    async def drain(self) -> None:
+        """Wait for the batches and activity recordings under way (at shutdown: nothing is lost)."""
+        while self._tasks or self._recordings:
+            await asyncio.gather(*self._tasks, *self._recordings, return_exceptions=True)
 
     async def _decide(self, uow: UnitOfWork, messages: list[_Message], now: datetime) -> _Decided:
         """The batch's transaction. It may run again on a transient conflict (a deadlock, or a
@@ -326,6 +339,10 @@ class AuthorizationBatcher:
         return {h: await statuses.subject_status(h) for h in holder_ids}
 
     async def _verdicts(self, events: list[ActivityEvent]):
+        # The activity of batches answered already must count: a caller who heard "approved" and
+        # authorizes again is checked against the first one.
+        if self._recordings:
+            await asyncio.gather(*self._recordings, return_exceptions=True)
         monitor = self._auth._monitor
         if hasattr(monitor, "check_many"):
             return await monitor.check_many(events)

@@ -64,6 +64,7 @@ def create_core_app(container: CoreContainer | None = None) -> Litestar:
             sweeper.cancel()
             expiry.cancel()
             await asyncio.gather(sweeper, expiry, return_exceptions=True)
+            await container.cards_authorize().drain()  # activity still being recorded for monitoring
             await vault.close()
             await container.decision_webhooks().close()
             await database.close()

@@ -171,3 +171,34 @@ def test_a_message_racing_itself_through_the_batch_and_alone_is_decided_once(vau
     for i in range(n):
         assert answers[i] == answers[n + i] and answers[i]["response_code"] == "00"
     assert balance.pending == sum(1_000 + i for i in range(n))
+
+
+def test_an_authorization_made_after_an_approval_was_heard_is_checked_against_it(vault_bootstrapped):
+    """Approved activity is recorded for monitoring after the callers are answered; the next
+    batch's real-time check waits for those recordings. The shipped burst rule (more than 5
+    authorizations of a cardholder within a minute) declines the sixth, one at a time."""
+
+    async def scenario(c):
+        _, token = await _card(c, balance=100_000)
+        authorize = c.cards_authorize()
+        answers = [await authorize(_auth(token, 100)) for _ in range(6)]
+        await authorize.drain()
+        return answers
+
+    answers = _run(vault_bootstrapped, scenario)
+    assert [a["response_code"] for a in answers] == ["00"] * 5 + ["59"]
+
+
+def test_drain_waits_for_the_activity_still_being_recorded(vault_bootstrapped):
+    async def scenario(c):
+        _, token = await _card(c, balance=100_000)
+        authorize = c.cards_authorize()
+        requests = [_auth(token, 100) for _ in range(3)]
+        await asyncio.gather(*(authorize(r) for r in requests))
+        await authorize.drain()  # what shutdown does before closing the pool
+        async with c.database().pool.connection() as conn:
+            cur = await conn.execute("SELECT count(*) FROM core.compliance_activity WHERE id = ANY(%s)",
+                                     ([f"auth:{r.message_id}" for r in requests],))
+            return (await cur.fetchone())[0]
+
+    assert _run(vault_bootstrapped, scenario) == 3
