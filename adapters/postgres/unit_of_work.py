@@ -70,6 +70,7 @@ class PostgresTransactions:
 
 
 _IDLE = pq.TransactionStatus.IDLE
+_FAILED = pq.TransactionStatus.INERROR
 _PIPELINE_OFF = pq.PipelineStatus.OFF
 
 
@@ -84,6 +85,8 @@ async def _in_transaction(conn: AsyncConnection, work: Callable[[], Awaitable[T]
         begun = not conn._bursar_begin  # type: ignore[attr-defined]
         conn._bursar_begin = False  # type: ignore[attr-defined]
         if begun:
+            if conn.pgconn.transaction_status == _FAILED:  # COMMIT would quietly roll back
+                raise errors.InFailedSqlTransaction("the work went on after a database error it caught; nothing was committed")
             await conn.execute("COMMIT")
         return result
     except BaseException:

@@ -129,3 +129,19 @@ def test_a_work_that_sends_nothing_commits_nothing(database):
         return conn.pgconn.transaction_status
 
     assert _run(database, work) == pq.TransactionStatus.IDLE
+
+
+def test_a_work_that_swallows_a_database_error_is_not_reported_committed(database, probe_table):
+    key = f"swallow-{uuid.uuid4().hex[:6]}"
+
+    async def work(conn):
+        await conn.execute(f"INSERT INTO {probe_table} (id) VALUES (%s)", (f"{key}-1",))
+        try:
+            await conn.execute(f"INSERT INTO {probe_table} (id, n) VALUES (%s, NULL)", (f"{key}-2",))
+        except psycopg.errors.NotNullViolation:
+            pass  # the transaction is aborted all the same
+        return "done"
+
+    with pytest.raises(psycopg.errors.InFailedSqlTransaction):
+        _run(database, work)
+    assert _count(database, probe_table, key) == 0
