@@ -142,11 +142,11 @@ class _BeginFirst(AsyncCursor):
     def copy(self, statement, params=None, **kwargs):  # type: ignore[override]
         conn = self.connection
         if getattr(conn, "_bursar_begin", False):
-            return _begun_then(conn, super().copy(statement, params, **kwargs))
+            return _BeginThenCopy(conn, super().copy(statement, params, **kwargs))
         return super().copy(statement, params, **kwargs)
 
 
-class _begun_then:
+class _BeginThenCopy:
     """``copy``'s context manager, entered after BEGIN has been sent on its own."""
 
     def __init__(self, conn: AsyncConnection, inner: AbstractAsyncContextManager[Any]) -> None:
