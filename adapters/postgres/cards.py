@@ -77,8 +77,9 @@ def _transaction(row) -> CardTransaction:
     return CardTransaction(**data)
 
 
-def _usage_sql(column: str, now: datetime) -> tuple[str, list[Any]]:
-    """Usage per ``column`` value (``= ANY`` of the last parameter), the windows' sums and counts."""
+def _usage_sql(column: str, now: datetime, since: datetime | None) -> tuple[str, list[Any]]:
+    """Usage per ``column`` value (``= ANY`` of the last parameter), the windows' sums and counts,
+    over the authorizations created from ``since`` on (all of them without)."""
     selects: list[str] = []
     params: list[Any] = []
     for start in (window_start(w, now) for w in WINDOWS):
@@ -88,8 +89,12 @@ def _usage_sql(column: str, now: datetime) -> tuple[str, list[Any]]:
             selects += ["coalesce(sum(counted) FILTER (WHERE created_at >= %s), 0)",
                         "count(*) FILTER (WHERE counted > 0 AND created_at >= %s)"]
             params += [start, start]
+    bound = ""
+    if since is not None:
+        bound = " AND created_at >= %s"
+        params.append(since)
     return (f"SELECT {column}, {', '.join(selects)} FROM core.card_authorizations "
-            f"WHERE {column} = ANY(%s) AND counted > 0 GROUP BY {column}"), params
+            f"WHERE counted > 0{bound} AND {column} = ANY(%s) GROUP BY {column}"), params
 
 
 def _usages(ids: list[str], rows) -> dict[str, Usage]:
@@ -167,25 +172,11 @@ class PostgresCards:
 
     # -- usage ----------------------------------------------------------------------------
 
-    async def usage(self, *, card_id: str | None = None, cardholder_id: str | None = None, now: datetime) -> Usage:
+    async def usage(self, *, card_id: str | None = None, cardholder_id: str | None = None, now: datetime,
+                    since: datetime | None = None) -> Usage:
         column, value = ("card_id", card_id) if card_id is not None else ("cardholder_id", cardholder_id)
-        starts = [window_start(w, now) for w in WINDOWS]
-        selects = []
-        params: list[Any] = []
-        for start in starts:
-            if start is None:
-                selects += ["coalesce(sum(counted), 0)", "count(*) FILTER (WHERE counted > 0)"]
-            else:
-                selects += ["coalesce(sum(counted) FILTER (WHERE created_at >= %s), 0)",
-                            "count(*) FILTER (WHERE counted > 0 AND created_at >= %s)"]
-                params += [start, start]
-        row = await self._one(
-            f"SELECT {', '.join(selects)} FROM core.card_authorizations WHERE {column} = %s AND counted > 0",
-            (*params, value),
-        )
-        amounts = {w: int(row[2 * i]) for i, w in enumerate(WINDOWS)}
-        counts = {w: int(row[2 * i + 1]) for i, w in enumerate(WINDOWS)}
-        return Usage(amounts=amounts, counts=counts)
+        sql, params = _usage_sql(column, now, since)
+        return _usages([value], await (await self._conn.execute(sql, (*params, [value]))).fetchall())[value]
 
     # -- authorizations and transactions -----------------------------------------------
 
@@ -280,13 +271,14 @@ class PostgresCards:
         return ({r[0]: (r[1], r[2]) for r in await messages.fetchall()},
                 {card.token: card for card in map(_card, await cards.fetchall())})
 
-    async def lock_for_authorizations(self, cardholder_ids: list[str], card_ids: list[str], now: datetime
+    async def lock_for_authorizations(self, cardholder_ids: list[str], card_ids: list[str], now: datetime, *,
+                                      card_since: datetime | None = None, holder_since: datetime | None = None,
                                       ) -> tuple[dict[str, Cardholder], dict[str, Card], dict[str, Usage], dict[str, Usage]]:
         """Four statements in one round trip (pipeline mode, run in order): lock the cardholders,
         then the cards, each in ascending id order; then the usage of every card and every holder."""
         holder_ids, card_ids = sorted(set(cardholder_ids)), sorted(set(card_ids))
-        card_sql, card_params = _usage_sql("card_id", now)
-        holder_sql, holder_params = _usage_sql("cardholder_id", now)
+        card_sql, card_params = _usage_sql("card_id", now, card_since)
+        holder_sql, holder_params = _usage_sql("cardholder_id", now, holder_since)
         async with self._conn.pipeline():
             holders = await self._conn.execute(
                 f"SELECT {_HOLDER} FROM core.cardholders WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (holder_ids,))

@@ -39,7 +39,8 @@ from domain.cards.authorization import (
     webhook_verdict,
     with_webhook,
 )
-from domain.cards.model import Card, Program
+from domain.cards.controls import usage_since
+from domain.cards.model import Card, Program, tier_usage_since
 from domain.cards.records import Authorization
 from domain.compliance.monitoring import ActivityEvent
 from domain.events import AUTHORIZATION_APPROVED, AUTHORIZATION_DECLINED
@@ -248,8 +249,10 @@ async def _context(uow: UnitOfWork, card: Card, outside: _Outside, now: datetime
     else:
         snapshot, available = None, card_balance(await uow.ledger.get_account(card.account_id)).available
     ctx = Context(card=current, program=outside.program, cardholder=holder, sanctions_status=outside.sanctions_status,
-                  card_usage=await uow.cards.usage(card_id=card.id, now=now),
-                  holder_usage=await uow.cards.usage(cardholder_id=holder.id, now=now), available=available,
+                  card_usage=await uow.cards.usage(card_id=card.id, now=now, since=usage_since(
+                      [current.controls.merged_over(outside.program.controls)], now)),
+                  holder_usage=await uow.cards.usage(cardholder_id=holder.id, now=now, since=tier_usage_since(now)),
+                  available=available,
                   conversion=outside.conversion, fx_error=outside.fx_error, monitoring_hits=outside.monitoring_hits)
     return ctx, snapshot
 

@@ -59,8 +59,8 @@ import msgspec
 from application.cards.common import request_hash, same_request
 from application.ports.unit_of_work import UnitOfWork
 from domain.cards.authorization import AuthorizationRequest, Context, Decision, decide, decline
-from domain.cards.controls import WINDOWS, Usage
-from domain.cards.model import Card, Program
+from domain.cards.controls import WINDOWS, Usage, earliest, usage_since
+from domain.cards.model import Card, Program, tier_usage_since
 from domain.cards.records import Authorization
 from domain.compliance.monitoring import ActivityEvent
 from domain.events import AUTHORIZATION_APPROVED, AUTHORIZATION_DECLINED, Event
@@ -251,8 +251,16 @@ class AuthorizationBatcher:
             # the locks do not depend on them, so their round trips overlap.
             outside = asyncio.ensure_future(self._outside(live, now))
             try:
+                # Usage is summed only as far back as the limits look (the cards' as read before the
+                # lock; the tiers' are fixed); checked again against the locked cards below.
+                card_since = usage_since([m.card.controls.merged_over(m.program.controls) for m in live], now)
                 holders, cards, card_usage, holder_usage = await uow.cards.lock_for_authorizations(
-                    [m.card.cardholder_id for m in live], [m.card.id for m in live], now)
+                    [m.card.cardholder_id for m in live], [m.card.id for m in live], now,
+                    card_since=card_since, holder_since=tier_usage_since(now))
+                needed = usage_since([cards[m.card.id].controls.merged_over(m.program.controls) for m in live], now)
+                if earliest(needed, card_since) != card_since:  # controls widened meanwhile: sum further back
+                    for card_id in cards:
+                        card_usage[card_id] = await uow.cards.usage(card_id=card_id, now=now, since=needed)
                 holds: dict[str, CreateTransfer] = {}
                 for m in live:  # amounts are set once decided (below): the locks need the accounts only
                     auth_id = f"auth_{auth._ids.new_id()}"

@@ -26,8 +26,10 @@ class CardsRepository(Protocol):
     async def update_card(self, card: Card) -> None: ...
 
     async def usage(self, *, card_id: str | None = None, cardholder_id: str | None = None,
-                    now: datetime) -> Usage:
-        """Approved, not reversed amounts and counts per window (docs/cards.md) for one card or holder."""
+                    now: datetime, since: datetime | None = None) -> Usage:
+        """Approved, not reversed amounts and counts per window (docs/cards.md) for one card or
+        holder. With ``since`` (``controls.usage_since`` of the limits that will read it), only what
+        was authorized from ``since`` on is summed: windows that begin earlier are not exact."""
         ...
 
     async def add_authorization(self, authorization: Authorization) -> None: ...
@@ -56,10 +58,12 @@ class CardsRepository(Protocol):
                                 ) -> tuple[dict[str, tuple[str, dict[str, Any]]], dict[str, Card]]:
         """``recall_message`` of each message id and ``card_by_token`` of each token, in one round trip."""
         ...
-    async def lock_for_authorizations(self, cardholder_ids: list[str], card_ids: list[str], now: datetime
+    async def lock_for_authorizations(self, cardholder_ids: list[str], card_ids: list[str], now: datetime, *,
+                                      card_since: datetime | None = None, holder_since: datetime | None = None,
                                       ) -> tuple[dict[str, Cardholder], dict[str, Card], dict[str, Usage], dict[str, Usage]]:
         """Lock the cardholders, then the cards, each in ascending id order, and read the usage of
-        every card and every cardholder: ``(holders, cards, card usage, holder usage)`` by id."""
+        every card and every cardholder (from ``card_since`` / ``holder_since``, as ``usage``):
+        ``(holders, cards, card usage, holder usage)`` by id."""
         ...
     async def add_authorizations(self, authorizations: list[Authorization]) -> None: ...
     async def remember_messages(self, messages: list[tuple[str, str, str, dict[str, Any], dict[str, Any], datetime]]

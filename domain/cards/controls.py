@@ -9,6 +9,7 @@ amounts in the card currency, including the authorization being decided.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -77,6 +78,30 @@ def window_start(interval: Interval, now: datetime) -> datetime | None:
     if interval == "yearly":
         return day.replace(month=1, day=1)
     return None
+
+
+def usage_since(controls: Iterable[Controls], now: datetime) -> datetime | None:
+    """The earliest instant whose authorizations the window limits of ``controls`` count: usage
+    need not be summed before it. ``None`` when one counts all time; ``now`` when none has a
+    window (only per-authorization caps, or no limits)."""
+    since = now
+    for c in controls:
+        intervals = [limit.interval for limit in c.spending_limits]
+        if c.max_authorizations is not None:
+            intervals.append(c.max_authorizations.interval)
+        for interval in intervals:
+            if interval == "per_authorization":
+                continue
+            start = window_start(interval, now)
+            if start is None:
+                return None
+            since = min(since, start)
+    return since
+
+
+def earliest(a: datetime | None, b: datetime | None) -> datetime | None:
+    """The earlier of two ``usage_since`` bounds (``None``, all time, is the earliest)."""
+    return None if a is None or b is None else min(a, b)
 
 
 class ControlDecline(msgspec.Struct, frozen=True, kw_only=True):

@@ -16,7 +16,7 @@ from typing import Literal
 
 import msgspec
 
-from domain.cards.controls import Controls, SpendingLimit
+from domain.cards.controls import Controls, SpendingLimit, usage_since
 from domain.shared.errors import Conflict, InvalidInput
 from domain.shared.money import currency
 
@@ -149,6 +149,12 @@ class Cardholder(msgspec.Struct, frozen=True, kw_only=True):
             SpendingLimit(amount=amount * scale, interval=interval)  # type: ignore[arg-type]
             for interval, amount in TIERS[self.kyc_tier].items()
         ))
+
+
+def tier_usage_since(now: datetime) -> datetime | None:
+    """How far back a cardholder's usage must be summed for the limits of any KYC tier."""
+    return usage_since((Controls(spending_limits=tuple(SpendingLimit(amount=0, interval=i)  # type: ignore[arg-type]
+                                                       for i in limits)) for limits in TIERS.values()), now)
 
 
 def decide_kyc(cardholder: Cardholder, decision: KycStatus, tier: str | None, *, source: str | None = None,

@@ -111,3 +111,32 @@ def test_reversals_give_the_limit_back_and_clearings_count_what_was_cleared(card
     assert w.books(card) == (100_000 - 1_500, 3_500, 100_000 - 5_000)
     assert w.net(program.accounts.settlement) == 1_500 and w.held_in(program.accounts.settlement) == (0, 3_500)
     w.assert_closed_system(program, [card])
+
+
+def test_usage_is_summed_as_far_back_as_the_limits_look_even_when_they_change_before_the_lock(
+        card_world, monkeypatch):
+    """A batch sums a card's usage only from the earliest window its limits use (read before the
+    card is locked) and sums again, further back, when the locked card's limits look further."""
+    from application.cards.cards import CardChange
+    from adapters.postgres.cards import PostgresCards
+
+    w = card_world(datetime(2033, 6, 2, 12, tzinfo=UTC))
+    program = w.program("USD")
+    card = w.card(program, funded=100_000)  # no limits yet
+    assert _spend(w, card, 4_000)["approved"]  # early in June
+
+    w.clock.set(datetime(2033, 6, 20, 12, tzinfo=UTC))
+    w.run(w.c.cards_update()(card.id, CardChange(controls=Controls(spending_limits=(
+        SpendingLimit(amount=LIMIT, interval="monthly"),)))))
+    stale = card  # the card as issued: no limits, so no window to sum
+
+    original = PostgresCards.recall_with_cards
+
+    async def recall_stale(self, message_ids, tokens):
+        stored, cards = await original(self, message_ids, tokens)
+        return stored, {token: stale if token == card.token else found for token, found in cards.items()}
+
+    monkeypatch.setattr(PostgresCards, "recall_with_cards", recall_stale)
+    over = w.authorize(card, 2_000)  # 4,000 earlier this month + 2,000 > 5,000
+    assert (over["response_code"], over["decline_reason"]) == ("61", "spending_limit_exceeded")
+    assert w.authorize(card, 1_000)["approved"]  # exactly 5,000
