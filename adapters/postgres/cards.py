@@ -199,8 +199,8 @@ class PostgresCards:
     async def update_authorization(self, a: Authorization) -> None:
         await self._conn.execute(
             "UPDATE core.card_authorizations SET status = %s, held = %s, cleared = %s, counted = %s, "
-            "card_amount = %s, approved_amount = %s, updated_at = %s WHERE id = %s",
-            (a.status, a.held, a.cleared, a.counted, a.card_amount, a.approved_amount, a.updated_at, a.id),
+            "card_amount = %s, fee = %s, approved_amount = %s, updated_at = %s WHERE id = %s",
+            (a.status, a.held, a.cleared, a.counted, a.card_amount, a.fee, a.approved_amount, a.updated_at, a.id),
         )
 
     async def set_hold(self, authorization_id: str, hold_transfer_id: str) -> None:

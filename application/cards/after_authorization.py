@@ -173,7 +173,7 @@ class IncrementAuthorization(_Network):
             standing = check_standing(card, holder, sanctions, now)
             if standing is not None:
                 return _answer(auth, False, standing.response_code, standing.decline_reason)
-            extra, _ = await self._priced(auth, msg.amount, auth.currency, card, program, now)
+            extra, extra_fee = await self._priced(auth, msg.amount, auth.currency, card, program, now)
             # The card's limits (per authorization: this one grown by the extra) and the holder's tier.
             controls = card.controls.merged_over(program.controls)
             rooms = (headroom(controls, await uow.cards.usage(card_id=card.id, now=now,
@@ -188,7 +188,8 @@ class IncrementAuthorization(_Network):
                 return _answer(auth, False, "51", "insufficient_funds")
             updated = msgspec.structs.replace(
                 auth, held=auth.held + extra, counted=auth.counted + extra, card_amount=auth.card_amount + extra,
-                approved_amount=auth.approved_amount + msg.amount, hold_transfer_id=new_hold, updated_at=now)
+                fee=auth.fee + extra_fee, approved_amount=auth.approved_amount + msg.amount, hold_transfer_id=new_hold,
+                updated_at=now)
             await _update(uow, updated, new_hold)
             return _answer(updated, True, "00")
 

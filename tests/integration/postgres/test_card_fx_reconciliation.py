@@ -264,3 +264,15 @@ def test_a_partial_foreign_approval_rounds_as_configured_and_reconciles_as_a_ful
     assert w.net(program.accounts.settlement) == 2 * converted and w.net(program.accounts.fx_fees) == 2 * fee
     assert w.held_in(program.accounts.settlement) == (0, 0)
     w.assert_closed_system(program, [card, other])
+
+
+def test_a_foreign_increment_adds_its_fee_to_the_authorization(card_world):
+    w = card_world(START)
+    w.set_rates()
+    program = w.program("USD", markup_bps=MARKUP_BPS)
+    card = w.card(program, funded=FUNDED)
+    auth = w.authorize(card, 10_000, "EUR")  # EUR 100.00 * 1.25 = USD 125.00, fee 2.50
+    grown = w.increment(auth["authorization_id"], 2_000)  # EUR 20.00 = USD 25.00, fee 0.50
+    assert grown["approved"]
+    record = w.authorization(auth["authorization_id"])
+    assert (record.approved_amount, record.card_amount, record.fee, record.held) == (12_000, 15_300, 300, 15_300)
