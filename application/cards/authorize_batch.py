@@ -24,9 +24,9 @@ ledger transfers, and decided together with a fixed number of set-based statemen
    records, the outbox events and the network messages are written in one pipelined block; one
    commit. The holds and their records therefore commit together.
 4. after the commit every caller gets its answer; then the approved activity is recorded for
-   monitoring (one transaction, off the answers' path). The next batch's real-time monitoring
-   check waits for the recordings under way, so an authorization made after an approval was
-   heard is checked against it (in this process: another server process may check it up to
+   monitoring (one transaction, off the answers' path). A later batch's real-time monitoring
+   check waits for the recordings under way of the same subjects, so an authorization made
+   after an approval was heard is checked against it (in this process: another server process may check it up to
    one recording, a few milliseconds, before it lands). ``drain()`` waits for them at shutdown.
    As before, a crash between the commit and the recording loses that activity for monitoring
    (not the authorization, its hold or its event).
@@ -137,7 +137,7 @@ class AuthorizationBatcher:
         self._queue: list[_Message] = []
         self._in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
-        self._recordings: set[asyncio.Future[None]] = set()  # approved activity being recorded
+        self._recordings: dict[asyncio.Future[None], frozenset[str]] = {}  # activity being recorded: its subjects
 
     async def __call__(self, request: AuthorizationRequest) -> dict[str, Any]:
         message = _Message(request, asyncio.get_running_loop().create_future())
@@ -199,10 +199,10 @@ class AuthorizationBatcher:
         release()  # committed: the next batch may lock what this one locked
         for message in decided.alone:  # decision webhooks: asked outside any transaction, one by one
             self._spawn(self._single(message))
-        if decided.approved:  # after the answers; the next batch's monitoring check waits for it
+        if decided.approved:  # after the answers; a later check of the same subjects waits for it
             recording = asyncio.ensure_future(self._record_activity(decided.approved))
-            self._recordings.add(recording)
-            recording.add_done_callback(self._recordings.discard)
+            self._recordings[recording] = frozenset(e.subject_id for e in decided.approved)
+            recording.add_done_callback(lambda done: self._recordings.pop(done, None))
         for message in firsts.values():
             if message.request.message_id in decided.stored:
                 message.answer_stored(decided.stored[message.request.message_id])
@@ -348,9 +348,11 @@ class AuthorizationBatcher:
 
     async def _verdicts(self, events: list[ActivityEvent]):
         # The activity of batches answered already must count: a caller who heard "approved" and
-        # authorizes again is checked against the first one.
-        if self._recordings:
-            await asyncio.gather(*self._recordings, return_exceptions=True)
+        # authorizes again is checked against the first one. Only recordings of these subjects.
+        subjects = {e.subject_id for e in events}
+        pending = [r for r, theirs in self._recordings.items() if not subjects.isdisjoint(theirs)]
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
         monitor = self._auth._monitor
         if hasattr(monitor, "check_many"):
             return await monitor.check_many(events)
