@@ -135,7 +135,7 @@ class InMemoryUnitOfWork:
         self.outbox = InMemoryOutbox(events if events is not None else EventState())
 
     @asynccontextmanager
-    async def writes(self) -> AsyncIterator[None]:
+    async def writes(self, *, last: bool = False) -> AsyncIterator[None]:
         """In memory every write is already immediate."""
         yield
 

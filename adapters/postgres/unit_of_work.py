@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, TypeVar
 
 from psycopg import AsyncConnection, AsyncCursor, errors, pq
@@ -38,9 +38,10 @@ class PostgresUnitOfWork:
         self.cards = PostgresCards(conn)
         self.outbox = PostgresOutbox(conn)
 
-    def writes(self) -> AbstractAsyncContextManager[None]:
-        """psycopg's pipeline mode: the statements go out together, the results come back together."""
-        return self._conn.pipeline()
+    def writes(self, *, last: bool = False) -> AbstractAsyncContextManager[None]:
+        """psycopg's pipeline mode: the statements go out together, the results come back together;
+        ``last`` sends the transaction's COMMIT in the same round trip."""
+        return _final_writes(self._conn) if last else self._conn.pipeline()
 
 
 class PostgresTransactions:
@@ -79,31 +80,43 @@ async def _in_transaction(conn: AsyncConnection, work: Callable[[], Awaitable[T]
     it (nothing when it sent no statement), ROLLBACK when it raises."""
     await conn.set_autocommit(True)  # no round trip: the connection is idle
     conn.cursor_factory = _BeginFirst
-    conn._bursar_begin = True  # type: ignore[attr-defined]
+    conn._bursar_begin, conn._bursar_done = True, False  # type: ignore[attr-defined]
     try:
         result = await work()
         begun = not conn._bursar_begin  # type: ignore[attr-defined]
         conn._bursar_begin = False  # type: ignore[attr-defined]
-        if begun:
+        if begun and conn.pgconn.transaction_status != _IDLE:  # unless its last writes carried COMMIT
             if conn.pgconn.transaction_status == _FAILED:  # COMMIT would quietly roll back
                 raise errors.InFailedSqlTransaction("the work went on after a database error it caught; nothing was committed")
-            await conn.execute("COMMIT")
+            await AsyncCursor(conn).execute("COMMIT")
         return result
     except BaseException:
         conn._bursar_begin = False  # type: ignore[attr-defined]
         try:
             if conn.pgconn.pipeline_status == _PIPELINE_OFF and conn.pgconn.transaction_status != _IDLE:
-                await conn.execute("ROLLBACK")
+                await AsyncCursor(conn).execute("ROLLBACK")
         except Exception:  # a broken connection: the pool discards it
             await conn.close()
         raise
     finally:
+        conn._bursar_done = False  # type: ignore[attr-defined]
         conn.cursor_factory = AsyncCursor
         if not conn.closed:
             try:
                 await conn.set_autocommit(False)
             except Exception:
                 await conn.close()
+
+
+@asynccontextmanager
+async def _final_writes(conn: AsyncConnection) -> AsyncIterator[None]:
+    """The work's last writes with the COMMIT after them, in one pipeline. Outside the runner's
+    explicit transaction (``_in_transaction``) it is a plain pipeline."""
+    async with conn.pipeline():
+        yield
+        if getattr(conn, "_bursar_begin", None) is False:  # begun by the runner
+            conn._bursar_done = True  # type: ignore[attr-defined]  # nothing may follow
+            await AsyncCursor(conn).execute("COMMIT")
 
 
 class _BeginFirst(AsyncCursor):
@@ -115,6 +128,8 @@ class _BeginFirst(AsyncCursor):
     async def _begin(self) -> bool:
         """Queue BEGIN if it is due; True when the caller must open a pipeline to send it with."""
         conn = self.connection
+        if getattr(conn, "_bursar_done", False):  # it would run outside the committed transaction
+            raise errors.ProgrammingError("a statement after the unit of work's last writes")
         if not getattr(conn, "_bursar_begin", False):
             return False
         conn._bursar_begin = False  # type: ignore[attr-defined]

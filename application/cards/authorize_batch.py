@@ -314,7 +314,7 @@ class AuthorizationBatcher:
             events = [Event.of(id=auth._ids.new_id(), at=now, resource=r,
                                type=AUTHORIZATION_APPROVED if r.approved else AUTHORIZATION_DECLINED)
                       for r in records]
-            async with uow.writes():  # the holds, their records, events and messages: one round trip
+            async with uow.writes(last=True):  # holds, records, events, messages and COMMIT: one round trip
                 if outcome is not None:
                     await uow.ledger.save(outcome)
                 await uow.cards.add_authorizations(records)

@@ -19,9 +19,10 @@ class UnitOfWork(Protocol):
     outbox: Outbox
     """Events written here commit or roll back with the rest of the unit of work."""
 
-    def writes(self) -> AbstractAsyncContextManager[None]:
+    def writes(self, *, last: bool = False) -> AbstractAsyncContextManager[None]:
         """A block of writes that may travel to the database together (one round trip); nothing in
-        it may read, and an error in any of them surfaces when the block ends."""
+        it may read, and an error in any of them surfaces when the block ends. ``last``: the unit
+        of work's final statements, which may carry its commit with them; it sends nothing after."""
         ...
 
 

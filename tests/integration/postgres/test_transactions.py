@@ -145,3 +145,56 @@ def test_a_work_that_swallows_a_database_error_is_not_reported_committed(databas
     with pytest.raises(psycopg.errors.InFailedSqlTransaction):
         _run(database, work)
     assert _count(database, probe_table, key) == 0
+
+
+def _run_uow(database, work):
+    async def main():
+        db = Database(database.core_url, min_size=1, max_size=1)
+        await db.open()
+        try:
+            return await PostgresTransactions(db.pool).run(work)
+        finally:
+            await db.close()
+
+    return asyncio.run(main())
+
+
+def test_the_last_writes_carry_the_commit(database, probe_table):
+    key = f"last-{uuid.uuid4().hex[:6]}"
+
+    async def work(uow):
+        conn = uow._conn
+        await conn.execute(f"INSERT INTO {probe_table} (id) VALUES (%s)", (f"{key}-1",))
+        async with uow.writes(last=True):
+            await conn.execute(f"INSERT INTO {probe_table} (id) VALUES (%s)", (f"{key}-2",))
+        return conn.pgconn.transaction_status  # committed with the block: nothing left open
+
+    assert _run_uow(database, work) == pq.TransactionStatus.IDLE
+    assert _count(database, probe_table, key) == 2
+
+
+def test_a_failure_in_the_last_writes_commits_nothing(database, probe_table):
+    key = f"lastfail-{uuid.uuid4().hex[:6]}"
+
+    async def work(uow):
+        conn = uow._conn
+        await conn.execute(f"INSERT INTO {probe_table} (id) VALUES (%s)", (f"{key}-1",))
+        async with uow.writes(last=True):
+            await conn.execute(f"INSERT INTO {probe_table} (id, n) VALUES (%s, NULL)", (f"{key}-2",))
+
+    with pytest.raises(psycopg.errors.NotNullViolation):
+        _run_uow(database, work)
+    assert _count(database, probe_table, key) == 0
+
+
+def test_nothing_may_follow_the_last_writes(database, probe_table):
+    key = f"after-{uuid.uuid4().hex[:6]}"
+
+    async def work(uow):
+        async with uow.writes(last=True):
+            await uow._conn.execute(f"INSERT INTO {probe_table} (id) VALUES (%s)", (f"{key}-1",))
+        await uow._conn.execute(f"INSERT INTO {probe_table} (id) VALUES (%s)", (f"{key}-2",))  # outside any transaction
+
+    with pytest.raises(psycopg.errors.ProgrammingError, match="after the unit of work's last writes"):
+        _run_uow(database, work)
+    assert _count(database, probe_table, key) == 1  # the committed block stands; the stray insert never ran
