@@ -21,15 +21,15 @@ ledger transfers, and decided together with a fixed number of set-based statemen
    raises the usage that later messages of the same card or cardholder see. The approved holds
    go through one ``execute_batch`` (each an independent item: a hold the ledger refuses becomes
    a decline of that message only, ``ledger_<code>``) and one ``save``; the authorization
-   records, the outbox events and the network messages are written in one pipelined block; one
-   commit. The holds and their records therefore commit together.
+   records, the outbox events and the network messages are written in one pipelined block with
+   the commit. The holds and their records therefore commit together.
 4. after the commit every caller gets its answer; then the approved activity is recorded for
    monitoring (one transaction, off the answers' path). A later batch's real-time monitoring
    check waits for the recordings under way of the same subjects, so an authorization made
-   after an approval was heard is checked against it (in this process: another server process may check it up to
-   one recording, a few milliseconds, before it lands). ``drain()`` waits for them at shutdown.
-   As before, a crash between the commit and the recording loses that activity for monitoring
-   (not the authorization, its hold or its event).
+   after an approval was heard is checked against it (in this process: another server process
+   may check it up to one recording, a few milliseconds, before it lands). ``drain()`` waits
+   for them at shutdown. As before, a crash between the commit and the recording loses that
+   activity for monitoring (not the authorization, its hold or its event).
 
 Guarantees kept from the one-by-one path (``Authorize.single``):
 
