@@ -126,9 +126,10 @@ def referenced_ids(items: Iterable[LedgerItem]) -> tuple[set[str], set[str]]:
     """The account ids and transfer ids a store must load for ``items``.
 
     Transfer ids are the item ids, pending_ids and original_ids; account ids are the debit and
-    credit accounts of new transfers. The store must add the accounts of the transfers it
-    finds, the holds of pending ones, and the due holds of all those accounts (with both of
-    their accounts).
+    credit accounts of new transfers. The store must add the accounts of the transfers items
+    refer to (pending_ids, original_ids: an item's own id, found, only answers ``exists``), the
+    holds of the pending ones, and the due holds of all those accounts (with both of their
+    accounts).
     """
     account_ids: set[str] = set()
     transfer_ids: set[str] = set()
