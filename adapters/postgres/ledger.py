@@ -101,19 +101,27 @@ chosen while the tables were small (sequential scans of ledger_transfers and led
 and keeps it as they grow: a batch of 200 transfers took 250 ms to lock after 24,000 transfers.
 Planning each statement for its actual arguments costs far less."""
 
-_TO_LOCK = (
-    "WITH to_lock AS ("
-    "SELECT unnest(%(accounts)s::text[]) AS id "
+_REFERRED_ACCOUNTS = (
     "UNION SELECT unnest(ARRAY[debit_account_id, credit_account_id]) FROM core.ledger_transfers "
     "WHERE id = ANY(%(referred)s::text[]) "
+)
+_DUE_HOLD_ACCOUNTS = (
     "UNION SELECT unnest(ARRAY[debit_account_id, credit_account_id]) FROM core.ledger_holds "
     "WHERE state = 'pending' AND expires_at <= %(now)s "
     "AND (debit_account_id = ANY(%(accounts)s::text[]) OR credit_account_id = ANY(%(accounts)s::text[])))"
 )
-"""The accounts a batch locks: those it names, those of the transfers its items refer to (the
-pending transfers they resolve, the transfers they reverse), and both accounts of the due holds on
-the accounts it names (so they can be released first). An item's own id is looked up too, for
-idempotency, but a transfer that exists already changes no balance: its accounts need no lock."""
+
+
+def _to_lock(referring: bool) -> str:
+    """The accounts a batch locks: those it names, those of the transfers its items refer to (the
+    pending transfers they resolve, the transfers they reverse), and both accounts of the due holds
+    on the accounts it names (so they can be released first). An item's own id is looked up too,
+    for idempotency, but a transfer that exists already changes no balance: its accounts need no
+    lock. Without references (new transfers only, as every card hold) the statement leaves that
+    part out: each statement is planned on every run (custom plans), and the union cost more to
+    plan than to run."""
+    return ("WITH to_lock AS (SELECT unnest(%(accounts)s::text[]) AS id "
+            + (_REFERRED_ACCOUNTS if referring else "") + _DUE_HOLD_ACCOUNTS)
 
 
 def _rows(structs: Sequence[msgspec.Struct]) -> str:
@@ -202,10 +210,11 @@ class PostgresLedger:
         referred = sorted({i.pending_id for i in items if isinstance(i, ResolvePending)}
                           | {i.original_id for i in items if isinstance(i, ReverseTransfer)})
         params = {"accounts": named_accounts, "transfers": wanted_transfers, "referred": referred, "now": now}
+        to_lock = _to_lock(bool(referred))
         async with conn.pipeline():
             await conn.execute(_CUSTOM_PLANS)
             account_rows = await conn.execute(
-                f"{_TO_LOCK} SELECT {_ACCOUNT_COLS} FROM core.ledger_accounts WHERE id IN (SELECT id FROM to_lock) "
+                f"{to_lock} SELECT {_ACCOUNT_COLS} FROM core.ledger_accounts WHERE id IN (SELECT id FROM to_lock) "
                 "ORDER BY id FOR UPDATE OF ledger_accounts",
                 params,
             )
@@ -217,8 +226,10 @@ class PostgresLedger:
             # Holds of the pending transfers referred to, plus due holds whose accounts are both in
             # the set (a superset of the locked set's; filtered to the locked accounts below).
             hold_rows = await conn.execute(
-                f"{_TO_LOCK} SELECT {_HOLD_COLS} FROM core.ledger_holds WHERE transfer_id = ANY(%(referred)s) "
-                f"UNION SELECT {_HOLD_COLS} FROM core.ledger_holds WHERE state = 'pending' AND expires_at <= %(now)s "
+                f"{to_lock} "
+                + (f"SELECT {_HOLD_COLS} FROM core.ledger_holds WHERE transfer_id = ANY(%(referred)s) UNION "
+                   if referred else "")
+                + f"SELECT {_HOLD_COLS} FROM core.ledger_holds WHERE state = 'pending' AND expires_at <= %(now)s "
                 "AND debit_account_id IN (SELECT id FROM to_lock) AND credit_account_id IN (SELECT id FROM to_lock)",
                 params,
             )
