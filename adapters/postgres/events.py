@@ -17,10 +17,14 @@ from typing import Any
 import msgspec
 from psycopg import AsyncConnection
 
-from adapters.postgres.outbox import columns as _columns
 from adapters.postgres.unit_of_work import PostgresTransactions
 from application.ports.events import ClaimedDelivery
 from domain.events import Delivery, DeliveryAttempt, Event, Subscription
+
+
+def _columns(rows: Sequence[Sequence[Any]], width: int) -> tuple[list[Any], ...]:
+    """Row tuples to one list per column, as ``unnest`` wants them."""
+    return tuple([row[i] for row in rows] for i in range(width))
 
 
 _decode_data = msgspec.json.Decoder(dict[str, Any]).decode

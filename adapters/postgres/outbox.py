@@ -7,7 +7,6 @@ back with the change they describe; the dispatcher (``events.py``) takes them fr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import msgspec
 from psycopg import AsyncConnection
@@ -15,11 +14,6 @@ from psycopg import AsyncConnection
 from domain.events import Event
 
 _encode = msgspec.json.Encoder().encode
-
-
-def columns(rows: Sequence[Sequence[Any]], width: int) -> tuple[list[Any], ...]:
-    """Row tuples to one list per column, as ``unnest`` wants them."""
-    return tuple([row[i] for row in rows] for i in range(width))
 
 
 class PostgresOutbox:

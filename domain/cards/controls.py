@@ -47,6 +47,13 @@ class Controls(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
             if self.max_authorizations.count < 0 or self.max_authorizations.interval == "per_authorization":
                 raise InvalidInput("max_authorizations counts over a window, from 0", code="invalid_controls")
 
+    def intervals(self) -> list[Interval]:
+        """The intervals its amount and count limits count over."""
+        found = [limit.interval for limit in self.spending_limits]
+        if self.max_authorizations is not None:
+            found.append(self.max_authorizations.interval)
+        return found
+
     def merged_over(self, base: Controls) -> Controls:
         """These controls where set, else ``base``'s (a card's own over its program's defaults)."""
         fields = {}
@@ -84,18 +91,19 @@ def usage_since(controls: Iterable[Controls], now: datetime) -> datetime | None:
     """The earliest instant whose authorizations the window limits of ``controls`` count: usage
     need not be summed before it. ``None`` when one counts all time; ``now`` when none has a
     window (only per-authorization caps, or no limits)."""
+    return windows_since((interval for c in controls for interval in c.intervals()), now)
+
+
+def windows_since(intervals: Iterable[Interval], now: datetime) -> datetime | None:
+    """The earliest start of the current windows of ``intervals`` (see ``usage_since``)."""
     since = now
-    for c in controls:
-        intervals = [limit.interval for limit in c.spending_limits]
-        if c.max_authorizations is not None:
-            intervals.append(c.max_authorizations.interval)
-        for interval in intervals:
-            if interval == "per_authorization":
-                continue
-            start = window_start(interval, now)
-            if start is None:
-                return None
-            since = min(since, start)
+    for interval in intervals:
+        if interval == "per_authorization":
+            continue
+        start = window_start(interval, now)
+        if start is None:
+            return None
+        since = min(since, start)
     return since
 
 

@@ -23,16 +23,22 @@ def probe_table(database) -> str:
     return table
 
 
-def _run(database, work):
+def _run_uow(database, work):
+    """``work(unit of work)`` through the runner, on a pool of one connection."""
     async def main():
         db = Database(database.core_url, min_size=1, max_size=1)
         await db.open()
         try:
-            return await PostgresTransactions(db.pool).run(lambda uow: work(uow._conn))
+            return await PostgresTransactions(db.pool).run(work)
         finally:
             await db.close()
 
     return asyncio.run(main())
+
+
+def _run(database, work):
+    """``work(connection)`` through the runner."""
+    return _run_uow(database, lambda uow: work(uow._conn))
 
 
 def _count(database, table: str, key: str) -> int:
@@ -146,17 +152,6 @@ def test_a_work_that_swallows_a_database_error_is_not_reported_committed(databas
         _run(database, work)
     assert _count(database, probe_table, key) == 0
 
-
-def _run_uow(database, work):
-    async def main():
-        db = Database(database.core_url, min_size=1, max_size=1)
-        await db.open()
-        try:
-            return await PostgresTransactions(db.pool).run(work)
-        finally:
-            await db.close()
-
-    return asyncio.run(main())
 
 
 def test_the_last_writes_carry_the_commit(database, probe_table):
