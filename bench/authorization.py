@@ -41,7 +41,7 @@ from application.access.manage_api_keys import CreateApiKey
 from application.cards.cardholders import NewCardholder
 from application.cards.cards import Funding, NewCard
 from application.cards.programs import NewProgram
-from bench.common import bench_database, report, run_wrk, served
+from bench.common import bench_database, report, run_wrk, served_core
 from bench.loadgen import constant_rate, raw_post
 from domain.compliance.monitoring import RuleSet
 from entrypoints.containers import CoreContainer
@@ -171,8 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     with bench_database() as (admin_url, _):
         print(f"setting up {cards} cards ...", flush=True)
         tokens, key = asyncio.run(_setup(admin_url, cards, args.shards))
-        env = {"DATABASE_URL": admin_url, "BURSAR_DB_POOL_MAX": "16"}
-        with served("core", env, workers=args.workers, ready_path="/healthz") as url:
+        with served_core(admin_url, args.workers) as url:
             _fixed_load(url, key, tokens, 200, 3, "warmup")
             for rate in (int(r) for r in args.rates.split(",")):
                 rows.append(_fixed_load(url, key, tokens, rate, seconds, f"r{rate}-{uuid.uuid4().hex[:6]}"))

@@ -52,9 +52,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def served_core(admin_url: str):
-    """The core app under uvicorn in its own process; yields its base URL."""
-    with served("core", {"DATABASE_URL": admin_url, "BURSAR_DB_POOL_MAX": "16"}) as url:
+def served_core(admin_url: str, workers: int = 1):
+    """The core app alone (no vault) under uvicorn in its own process, ready once ``/healthz``
+    answers; yields its base URL."""
+    with served("core", {"DATABASE_URL": admin_url, "BURSAR_DB_POOL_MAX": "16"}, workers=workers,
+                ready_path="/healthz") as url:
         yield url
 
 

@@ -13,12 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import os
 import random
-import re
-import shutil
-import subprocess
-import tempfile
 import time
 import uuid
 
@@ -29,7 +24,7 @@ from adapters.postgres.database import Database
 from adapters.postgres.unit_of_work import PostgresTransactions
 from adapters.system import SystemClock
 from application.ledger.post_transfers import CoalescingPostTransfers, PostTransfers
-from bench.common import bench_database, report, served
+from bench.common import bench_database, report, run_wrk, served_core
 from domain.ledger import CreateTransfer
 
 CLIENTS = 16
@@ -113,24 +108,18 @@ end
 def http_singles_with_wrk(url: str, token: str, admin_url: str, accounts: list[str], seconds: int) -> dict:
     """One transfer per request from CLIENTS connections, driven by wrk (a Python client tops
     out far below the server). Counts what the database actually holds afterwards."""
-    wrk = shutil.which("wrk")
     name = f"1 per request, {CLIENTS} clients"
-    if wrk is None:
-        return {"level": "HTTP", "scenario": name, "transfers": "-", "seconds": "-", "transfers/s": "needs wrk (apt-get install wrk)"}
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT % {"accounts": ", ".join(f'"{a}"' for a in accounts), "token": token,
-                                   "tag": uuid.uuid4().hex[:8]})  # fresh ids on every run
+    script = WRK_SCRIPT % {"accounts": ", ".join(f'"{a}"' for a in accounts), "token": token,
+                           "tag": uuid.uuid4().hex[:8]}  # fresh ids on every run
     with psycopg.connect(admin_url) as conn:
         before = conn.execute("SELECT count(*) FROM core.ledger_transfers WHERE id LIKE 'w%%'").fetchone()[0]
-        out = subprocess.run([wrk, "-t1", f"-c{CLIENTS}", f"-d{seconds}s", "--latency", "-s", script.name, url],
-                             capture_output=True, text=True, check=True).stdout
+        out = run_wrk(url, script, seconds, CLIENTS)
         after = conn.execute("SELECT count(*) FROM core.ledger_transfers WHERE id LIKE 'w%%'").fetchone()[0]
-    os.unlink(script.name)
+    if out is None:
+        return {"level": "HTTP", "scenario": name, "transfers": "-", "seconds": "-", "transfers/s": "needs wrk (apt-get install wrk)"}
     created = after - before
-    p99 = re.search(r"99%\s+(\S+)", out)
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {"level": "HTTP", "scenario": name, "transfers": created, "seconds": seconds,
-            "transfers/s": round(created / seconds), "p99": p99[1] if p99 else "", "errors": int(errors[1]) if errors else 0}
+            "transfers/s": round(created / seconds), "p99": out["p99"], "errors": out["errors"]}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -185,9 +174,7 @@ def main(argv: list[str] | None = None) -> None:
         from entrypoints.settings import Settings
 
         token = asyncio.run(KeyAdmin(Settings.from_env({"DATABASE_URL": admin_url})).create("core", "app", "bench")).token
-        # The core alone (no vault): ready once /healthz answers.
-        env = {"DATABASE_URL": admin_url, "BURSAR_DB_POOL_MAX": "16"}
-        with served("core", env, workers=args.workers, ready_path="/healthz") as url:
+        with served_core(admin_url, args.workers) as url:
             for name, size, accounts, hot_account in scenarios:
                 batches = [make_batch(rng, accounts, size, hot_account) for _ in range(max(2, total // size))]
                 elapsed = asyncio.run(run_http_batches(url, token, batches, concurrency=2))

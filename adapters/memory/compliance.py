@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
+from adapters.memory.queued import ready
 from application.ports.compliance import ListVersion
 from domain.compliance.cases import ACTIVE, Case, CaseEvent, CaseKind, CaseStatus
 from domain.compliance.monitoring import ActivityEvent, Alert, RuleSetVersion
@@ -35,6 +36,7 @@ class ComplianceState:
         self.case_events: list[CaseEvent] = []
         self.alerts: dict[str, Alert] = {}
         self.activity: dict[str, ActivityEvent] = {}
+        self.awaiting_alerts: set[str] = set()
         self.rule_sets: dict[int, RuleSetVersion] = {}
 
     def copy(self) -> ComplianceState:
@@ -195,16 +197,29 @@ class InMemoryActivity:
         return True
 
     async def history(self, subject_id: str, since: datetime, until: datetime) -> list[ActivityEvent]:
-        return sorted((e for e in self._s.activity.values() if e.subject_id == subject_id and since < e.at <= until),
-                      key=lambda e: (e.at, e.id))
+        return await self.histories([subject_id], since, until)
 
     async def histories(self, subject_ids: Sequence[str], since: datetime, until: datetime) -> list[ActivityEvent]:
         wanted = set(subject_ids)
         return sorted((e for e in self._s.activity.values() if e.subject_id in wanted and since < e.at <= until),
                       key=lambda e: (e.at, e.id))
 
-    async def add_many(self, events: Sequence[ActivityEvent], recorded_at: datetime) -> set[str]:
-        return {e.id for e in events if await self.add(e, recorded_at)}
+    async def queue_histories(self, subject_ids: Sequence[str], since: datetime, until: datetime
+                              ) -> Callable[[], Awaitable[list[ActivityEvent]]]:
+        return ready(await self.histories(subject_ids, since, until))
+
+    async def append(self, events: Sequence[ActivityEvent], recorded_at: datetime) -> None:
+        self._s.awaiting_alerts |= {e.id for e in events if await self.add(e, recorded_at)}
+
+    async def take_awaiting_alerts(self, limit: int, lookback: timedelta
+                                   ) -> tuple[list[ActivityEvent], list[ActivityEvent]]:
+        taken = sorted((self._s.activity[i] for i in self._s.awaiting_alerts), key=lambda e: (e.at, e.id))[:limit]
+        self._s.awaiting_alerts -= {e.id for e in taken}
+        if not taken:
+            return [], []
+        subjects, since, until = {e.subject_id for e in taken}, min(e.at for e in taken) - lookback, max(e.at for e in taken)
+        return taken, sorted((e for e in self._s.activity.values() if e.subject_id in subjects and since <= e.at <= until),
+                             key=lambda e: (e.at, e.id))
 
 
 class InMemoryRuleSets:

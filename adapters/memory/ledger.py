@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from adapters.memory.events import EventState, InMemoryOutbox
+from adapters.memory.queued import ready
 from domain.ledger import (
     Account,
     Balances,
@@ -87,6 +88,10 @@ class InMemoryLedger:
             account_ids |= {hold.debit_account_id, hold.credit_account_id}
         return self._snapshot(account_ids, transfer_ids, now)
 
+    async def queue_lock_snapshot(self, items: Sequence[LedgerItem], now: datetime
+                                  ) -> Callable[[], Awaitable[LedgerSnapshot]]:
+        return ready(await self.lock_snapshot(items, now))
+
     async def lock_due_holds(self, now: datetime, limit: int, account_id: str | None = None) -> LedgerSnapshot:
         due = self._due(now, None if account_id is None else {account_id})[:limit]
         return self._snapshot({a for h in due for a in (h.debit_account_id, h.credit_account_id)}, set(), now)
@@ -135,6 +140,11 @@ class InMemoryUnitOfWork:
         self.outbox = InMemoryOutbox(events if events is not None else EventState())
 
     @asynccontextmanager
+    async def reads(self) -> AsyncIterator[None]:
+        """In memory every read is already immediate."""
+        yield
+
+    @asynccontextmanager
     async def writes(self, *, last: bool = False) -> AsyncIterator[None]:
         """In memory every write is already immediate."""
         yield
@@ -157,3 +167,4 @@ class InMemoryTransactions:
             except BaseException:
                 self.state.restore(before)
                 raise
+

@@ -9,6 +9,7 @@ import msgspec
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
+from adapters.postgres.ledger import CUSTOM_PLANS
 from domain.cards.authorization import Merchant, WebhookVerdict
 from domain.cards.controls import WINDOWS, Controls, Usage, window_start
 from domain.cards.model import Card, Cardholder, DecisionWebhook, Program, ProgramAccounts
@@ -182,7 +183,7 @@ class PostgresCards:
 
     async def add_authorization(self, a: Authorization) -> None:
         await self._conn.execute(
-            f"INSERT INTO core.card_authorizations ({_AUTH.replace('::text', '')}) VALUES "
+            f"INSERT INTO core.card_authorizations ({_AUTH_INSERT}) VALUES "
             "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (a.id, a.card_id, a.cardholder_id, a.message_id, a.status, a.approved, a.response_code, a.decline_reason,
              a.amount, a.currency, a.approved_amount, a.card_amount, a.card_currency, a.fee, a.rate,
@@ -263,7 +264,7 @@ class PostgresCards:
         ledger's locking does): a generic plan for ``= ANY`` chosen while the tables were small
         would keep scanning them sequentially as they grow."""
         async with self._conn.pipeline():
-            await self._conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+            await self._conn.execute(CUSTOM_PLANS)
             messages = await self._conn.execute(
                 "SELECT message_id, request_hash, response FROM core.network_messages WHERE message_id = ANY(%s)",
                 (list(message_ids),))
@@ -271,24 +272,26 @@ class PostgresCards:
         return ({r[0]: (r[1], r[2]) for r in await messages.fetchall()},
                 {card.token: card for card in map(_card, await cards.fetchall())})
 
-    async def lock_for_authorizations(self, cardholder_ids: list[str], card_ids: list[str], now: datetime, *,
-                                      card_since: datetime | None = None, holder_since: datetime | None = None,
-                                      ) -> tuple[dict[str, Cardholder], dict[str, Card], dict[str, Usage], dict[str, Usage]]:
-        """Four statements in one round trip (pipeline mode, run in order): lock the cardholders,
+    async def queue_lock_for_authorizations(self, cardholder_ids: list[str], card_ids: list[str], now: datetime, *,
+                                            card_since: datetime | None = None, holder_since: datetime | None = None):
+        """Four statements, queued in the caller's pipeline and run in order: lock the cardholders,
         then the cards, each in ascending id order; then the usage of every card and every holder."""
         holder_ids, card_ids = sorted(set(cardholder_ids)), sorted(set(card_ids))
         card_sql, card_params = _usage_sql("card_id", now, card_since)
         holder_sql, holder_params = _usage_sql("cardholder_id", now, holder_since)
-        async with self._conn.pipeline():
-            holders = await self._conn.execute(
-                f"SELECT {_HOLDER} FROM core.cardholders WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (holder_ids,))
-            cards = await self._conn.execute(
-                f"SELECT {_CARD} FROM core.cards WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (card_ids,))
-            card_usage = await self._conn.execute(card_sql, (*card_params, card_ids))
-            holder_usage = await self._conn.execute(holder_sql, (*holder_params, holder_ids))
-        return ({h.id: h for h in map(_holder, await holders.fetchall())},
-                {c.id: c for c in map(_card, await cards.fetchall())},
-                _usages(card_ids, await card_usage.fetchall()), _usages(holder_ids, await holder_usage.fetchall()))
+        holders = await self._conn.execute(
+            f"SELECT {_HOLDER} FROM core.cardholders WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (holder_ids,))
+        cards = await self._conn.execute(
+            f"SELECT {_CARD} FROM core.cards WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (card_ids,))
+        card_usage = await self._conn.execute(card_sql, (*card_params, card_ids))
+        holder_usage = await self._conn.execute(holder_sql, (*holder_params, holder_ids))
+
+        async def result() -> tuple[dict[str, Cardholder], dict[str, Card], dict[str, Usage], dict[str, Usage]]:
+            return ({h.id: h for h in map(_holder, await holders.fetchall())},
+                    {c.id: c for c in map(_card, await cards.fetchall())},
+                    _usages(card_ids, await card_usage.fetchall()), _usages(holder_ids, await holder_usage.fetchall()))
+
+        return result
 
     async def add_authorizations(self, authorizations: list[Authorization]) -> None:
         """One statement; the rows travel as one JSON document (msgspec encodes it in C, where

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import msgspec
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
-from adapters.postgres.unit_of_work import PostgresTransactions
+from adapters.postgres.transactions import TransactionRunner
 from application.ports.compliance import ListVersion
 from domain.compliance.cases import Case, CaseEvent, CaseKind, CaseStatus
 from domain.compliance.monitoring import ActivityEvent, Alert, RuleSet, RuleSetVersion
@@ -285,29 +285,56 @@ class PostgresActivity(_Repository):
         return cur.rowcount == 1
 
     async def history(self, subject_id: str, since: datetime, until: datetime) -> list[ActivityEvent]:
-        return await self._activity("subject_id = %s AND at > %s AND at <= %s", (subject_id, since, until))
+        return await self.histories([subject_id], since, until)
 
     async def histories(self, subject_ids: Sequence[str], since: datetime, until: datetime) -> list[ActivityEvent]:
-        return await self._activity("subject_id = ANY(%s) AND at > %s AND at <= %s", (sorted(set(subject_ids)), since, until))
+        return await (await self.queue_histories(subject_ids, since, until))()
 
-    async def _activity(self, where: str, params: Sequence[Any]) -> list[ActivityEvent]:
-        """The activity matching ``where``, oldest first. Monitoring reads a window of history on
-        every authorization batch: the events are built with their fields named in code, not
-        through a dict per row."""
-        rows = await self._all(
-            f"SELECT {_ACTIVITY_COLS} FROM core.compliance_activity WHERE {where} ORDER BY at, id", params)
-        return [ActivityEvent(id=r[0], subject_id=r[1], card_id=r[2], kind=r[3], amount=r[4], currency=r[5], mcc=r[6],
-                              country=r[7], at=r[8]) for r in rows]
+    async def queue_histories(self, subject_ids: Sequence[str], since: datetime, until: datetime):
+        cur = await self._conn.execute(
+            f"SELECT {_ACTIVITY_COLS} FROM core.compliance_activity WHERE subject_id = ANY(%s) AND at > %s AND at <= %s "
+            "ORDER BY at, id", (sorted(set(subject_ids)), since, until))
 
-    async def add_many(self, events: Sequence[ActivityEvent], recorded_at: datetime) -> set[str]:
+        async def history() -> list[ActivityEvent]:
+            return _events(await cur.fetchall())
+
+        return history
+
+    async def append(self, events: Sequence[ActivityEvent], recorded_at: datetime) -> None:
         if not events:
-            return set()
-        rows = await self._all(  # the rows as one JSON parameter: msgspec encodes it, nothing to escape
-            f"INSERT INTO core.compliance_activity ({_ACTIVITY_COLS}, recorded_at) "
-            f"SELECT {_ACTIVITY_COLS}, %s::timestamptz FROM jsonb_populate_recordset("
-            "NULL::core.compliance_activity, %s::text::jsonb) ON CONFLICT (id) DO NOTHING RETURNING id",
+            return
+        await self._conn.execute(  # one statement, no result to read: it may go in a pipeline
+            f"WITH added AS (INSERT INTO core.compliance_activity ({_ACTIVITY_COLS}, recorded_at) "
+            f"SELECT {_ACTIVITY_COLS}, %s::timestamptz FROM json_populate_recordset("
+            "NULL::core.compliance_activity, %s::text::json) ON CONFLICT (id) DO NOTHING RETURNING id, subject_id, at) "
+            "INSERT INTO core.compliance_activity_awaiting_alerts (activity_id, subject_id, at) "
+            "SELECT id, subject_id, at FROM added",
             (recorded_at, _encode(list(events)).decode()))
-        return {r[0] for r in rows}
+
+    async def take_awaiting_alerts(self, limit: int, lookback: timedelta
+                                   ) -> tuple[list[ActivityEvent], list[ActivityEvent]]:
+        # One statement: take the rows, and read their subjects' history with them, subject by
+        # subject through the (subject_id, at) index (LATERAL: the planner cannot guess how few
+        # subjects the deleted rows name, and chose to scan all the activity).
+        rows = await self._all(
+            "WITH taken AS (DELETE FROM core.compliance_activity_awaiting_alerts WHERE activity_id IN ("
+            "  SELECT activity_id FROM core.compliance_activity_awaiting_alerts ORDER BY at, activity_id "
+            "  LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING activity_id, subject_id, at), "
+            "span AS (SELECT min(at) - %s::interval AS since, max(at) AS until FROM taken) "
+            f"SELECT {', '.join('a.' + c for c in _names(_ACTIVITY_COLS))}, a.id IN (SELECT activity_id FROM taken) "
+            "FROM (SELECT DISTINCT subject_id FROM taken) s CROSS JOIN span CROSS JOIN LATERAL ("
+            f"  SELECT {_ACTIVITY_COLS} FROM core.compliance_activity WHERE subject_id = s.subject_id "
+            "  AND at >= span.since AND at <= span.until) a ORDER BY a.at, a.id",
+            (limit, lookback))
+        history = _events(rows)
+        return [e for e, r in zip(history, rows, strict=True) if r[9]], history
+
+
+def _events(rows: Sequence[Sequence[Any]]) -> list[ActivityEvent]:
+    """Activity rows (``_ACTIVITY_COLS``) as events. Monitoring reads a window of history on every
+    authorization batch: the fields are named in code, not through a dict per row."""
+    return [ActivityEvent(id=r[0], subject_id=r[1], card_id=r[2], kind=r[3], amount=r[4], currency=r[5], mcc=r[6],
+                          country=r[7], at=r[8]) for r in rows]
 
 
 class PostgresRuleSets(_Repository):
@@ -336,7 +363,7 @@ class PostgresComplianceUnitOfWork:
         self.rules = PostgresRuleSets(conn)
 
 
-class PostgresComplianceTransactions(PostgresTransactions):
+class PostgresComplianceTransactions(TransactionRunner):
     """ComplianceTransactions on a pool: one connection and transaction per run, retried when transient."""
 
     unit_of_work = PostgresComplianceUnitOfWork

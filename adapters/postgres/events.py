@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 from psycopg import AsyncConnection
 
-from adapters.postgres.unit_of_work import PostgresTransactions
+from adapters.postgres.transactions import TransactionRunner
 from application.ports.events import ClaimedDelivery
 from domain.events import Delivery, DeliveryAttempt, Event, Subscription
 
@@ -216,7 +216,7 @@ class PostgresWebhookUnitOfWork:
         self.deliveries = PostgresDeliveries(conn)
 
 
-class PostgresWebhookTransactions(PostgresTransactions):
+class PostgresWebhookTransactions(TransactionRunner):
     """WebhookTransactions on a pool: one connection and transaction per run, retried when transient."""
 
     unit_of_work = PostgresWebhookUnitOfWork

@@ -94,7 +94,7 @@ _PIPELINED_ROWS = 64
 """Entries up to which a batch's rows are inserted from JSON in one pipeline instead of by COPY."""
 
 
-_CUSTOM_PLANS = "SET LOCAL plan_cache_mode = force_custom_plan"
+CUSTOM_PLANS = "SET LOCAL plan_cache_mode = force_custom_plan"
 """Sent first in every ledger write transaction. psycopg prepares a statement after five runs,
 and PL/pgSQL prepares the guard triggers' queries; PostgreSQL then settles on a generic plan,
 chosen while the tables were small (sequential scans of ledger_transfers and ledger_entries),
@@ -198,66 +198,74 @@ class PostgresLedger:
         return await self.get_account(account.id)
 
     async def lock_snapshot(self, items: Sequence[LedgerItem], now: datetime) -> LedgerSnapshot:
+        async with self._conn.pipeline():
+            snapshot = await self.queue_lock_snapshot(items, now)
+        return await snapshot()
+
+    async def queue_lock_snapshot(self, items: Sequence[LedgerItem], now: datetime):
         account_ids, transfer_ids = referenced_ids(items)
         named_accounts = sorted(account_ids)
         wanted_transfers = sorted(transfer_ids)
         conn = self._conn
-        # One round trip: the lock and the two reads go out in one pipeline. The server runs
-        # them in order, each statement with a fresh snapshot (READ COMMITTED), so the reads see
-        # everything committed before the locks were granted. The set to lock is computed in SQL
-        # (named accounts, accounts of named transfers, both accounts of due holds on named
-        # accounts) instead of by a read before locking.
+        # One round trip: the lock and the two reads go out in the caller's pipeline (``lock_snapshot``
+        # opens one). The server runs them in order, each statement with a fresh snapshot (READ
+        # COMMITTED), so the reads see everything committed before the locks were granted. The set
+        # to lock is computed in SQL (named accounts, accounts of named transfers, both accounts of
+        # due holds on named accounts) instead of by a read before locking.
         referred = sorted({i.pending_id for i in items if isinstance(i, ResolvePending)}
                           | {i.original_id for i in items if isinstance(i, ReverseTransfer)})
         params = {"accounts": named_accounts, "transfers": wanted_transfers, "referred": referred, "now": now}
         to_lock = _to_lock(bool(referred))
-        async with conn.pipeline():
-            await conn.execute(_CUSTOM_PLANS)
-            account_rows = await conn.execute(
-                f"{to_lock} SELECT {_ACCOUNT_COLS} FROM core.ledger_accounts WHERE id IN (SELECT id FROM to_lock) "
-                "ORDER BY id FOR UPDATE OF ledger_accounts",
-                params,
-            )
-            # Named transfers, and the reversals of the transfers items reverse, in one statement.
-            transfer_rows = await conn.execute(
-                f"SELECT {_TRANSFER_COLS} FROM core.ledger_transfers "
-                "WHERE id = ANY(%(transfers)s) OR reverses_id = ANY(%(referred)s)", params
-            ) if wanted_transfers else None
-            # Holds of the pending transfers referred to, plus due holds whose accounts are both in
-            # the set (a superset of the locked set's; filtered to the locked accounts below).
-            hold_rows = await conn.execute(
-                f"{to_lock} "
-                + (f"SELECT {_HOLD_COLS} FROM core.ledger_holds WHERE transfer_id = ANY(%(referred)s) UNION "
-                   if referred else "")
-                + f"SELECT {_HOLD_COLS} FROM core.ledger_holds WHERE state = 'pending' AND expires_at <= %(now)s "
-                "AND debit_account_id IN (SELECT id FROM to_lock) AND credit_account_id IN (SELECT id FROM to_lock)",
-                params,
-            )
-        accounts = {row[0]: _account(row) for row in await account_rows.fetchall()}
-        transfers: dict[str, Transfer] = {}
-        reversals: dict[str, str] = {}
-        for row in await transfer_rows.fetchall() if transfer_rows else ():
-            if row[0] in transfer_ids:
-                transfers[row[0]] = _transfer(row)
-            if row[9] is not None and row[9] in transfer_ids:  # reverses_id
-                reversals[row[9]] = row[0]
-        holds, referred_set = {}, set(referred)
-        for row in await hold_rows.fetchall():
-            if row[0] in referred_set or (row[1] in accounts and row[2] in accounts):
-                holds[row[0]] = _hold(row)
-        # A named transfer committed after the lock statement's snapshot but before the reads'
-        # (a concurrent create of the pending transfer this batch resolves, say): lock its
-        # accounts too, then read again under all the locks. Rare; a lock cycle it might close
-        # is a deadlock the transaction runner retries.
-        missing = {a for i in referred if (t := transfers.get(i)) for a in (t.debit_account_id, t.credit_account_id)
-                   } - accounts.keys()
-        if missing:
-            accounts |= await self._lock_accounts(missing)
-            return await self._snapshot_under_locks(accounts, wanted_transfers, now)
-        return LedgerSnapshot(accounts=accounts, transfers=transfers, holds=holds, reversals=reversals)
+        await conn.execute(CUSTOM_PLANS)
+        account_rows = await conn.execute(
+            f"{to_lock} SELECT {_ACCOUNT_COLS} FROM core.ledger_accounts WHERE id IN (SELECT id FROM to_lock) "
+            "ORDER BY id FOR UPDATE OF ledger_accounts",
+            params,
+        )
+        # Named transfers, and the reversals of the transfers items reverse, in one statement.
+        transfer_rows = await conn.execute(
+            f"SELECT {_TRANSFER_COLS} FROM core.ledger_transfers "
+            "WHERE id = ANY(%(transfers)s) OR reverses_id = ANY(%(referred)s)", params
+        ) if wanted_transfers else None
+        # Holds of the pending transfers referred to, plus due holds whose accounts are both in
+        # the set (a superset of the locked set's; filtered to the locked accounts below).
+        hold_rows = await conn.execute(
+            f"{to_lock} "
+            + (f"SELECT {_HOLD_COLS} FROM core.ledger_holds WHERE transfer_id = ANY(%(referred)s) UNION "
+               if referred else "")
+            + f"SELECT {_HOLD_COLS} FROM core.ledger_holds WHERE state = 'pending' AND expires_at <= %(now)s "
+            "AND debit_account_id IN (SELECT id FROM to_lock) AND credit_account_id IN (SELECT id FROM to_lock)",
+            params,
+        )
+
+        async def snapshot() -> LedgerSnapshot:
+            accounts = {row[0]: _account(row) for row in await account_rows.fetchall()}
+            transfers: dict[str, Transfer] = {}
+            reversals: dict[str, str] = {}
+            for row in await transfer_rows.fetchall() if transfer_rows else ():
+                if row[0] in transfer_ids:
+                    transfers[row[0]] = _transfer(row)
+                if row[9] is not None and row[9] in transfer_ids:  # reverses_id
+                    reversals[row[9]] = row[0]
+            holds, referred_set = {}, set(referred)
+            for row in await hold_rows.fetchall():
+                if row[0] in referred_set or (row[1] in accounts and row[2] in accounts):
+                    holds[row[0]] = _hold(row)
+            # A named transfer committed after the lock statement's snapshot but before the reads'
+            # (a concurrent create of the pending transfer this batch resolves, say): lock its
+            # accounts too, then read again under all the locks. Rare; a lock cycle it might close
+            # is a deadlock the transaction runner retries.
+            missing = {a for i in referred if (t := transfers.get(i)) for a in (t.debit_account_id, t.credit_account_id)
+                       } - accounts.keys()
+            if missing:
+                accounts |= await self._lock_accounts(missing)
+                return await self._snapshot_under_locks(accounts, wanted_transfers, now)
+            return LedgerSnapshot(accounts=accounts, transfers=transfers, holds=holds, reversals=reversals)
+
+        return snapshot
 
     async def lock_due_holds(self, now: datetime, limit: int, account_id: str | None = None) -> LedgerSnapshot:
-        await self._conn.execute(_CUSTOM_PLANS)
+        await self._conn.execute(CUSTOM_PLANS)
         cur = await self._conn.execute(
             "SELECT transfer_id, debit_account_id, credit_account_id FROM core.ledger_holds "
             "WHERE state = 'pending' AND expires_at <= %s AND (%s::text IS NULL OR debit_account_id = %s OR credit_account_id = %s) "

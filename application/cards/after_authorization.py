@@ -18,13 +18,13 @@ from typing import Any
 import msgspec
 
 from application.cards.card_fx import CardFx
-from application.cards.common import publish, request_hash, require, same_request
+from application.cards.common import publish, request_hash, require, same_request, usages
 from application.ports.clock import Clock, IdGenerator
 from application.ports.compliance import SubjectStatuses
 from application.ports.unit_of_work import Transactions, UnitOfWork
 from domain.cards.authorization import Merchant, check_standing
-from domain.cards.controls import headroom, usage_since
-from domain.cards.model import Card, Cardholder, Program, tier_usage_since
+from domain.cards.controls import headroom
+from domain.cards.model import Card, Cardholder, Program
 from domain.cards.records import Authorization, CardTransaction
 from domain.events import AUTHORIZATION_EXPIRED, AUTHORIZATION_REVERSED, TRANSACTION_CLEARED, TRANSACTION_REFUNDED
 from domain.fx import Rate
@@ -175,12 +175,9 @@ class IncrementAuthorization(_Network):
                 return _answer(auth, False, standing.response_code, standing.decline_reason)
             extra, extra_fee = await self._priced(auth, msg.amount, auth.currency, card, program, now)
             # The card's limits (per authorization: this one grown by the extra) and the holder's tier.
-            controls = card.controls.merged_over(program.controls)
-            rooms = (headroom(controls, await uow.cards.usage(card_id=card.id, now=now,
-                                                              since=usage_since([controls], now)),
-                              this_authorization=auth.counted),
-                     headroom(holder.tier_controls(card.currency),
-                              await uow.cards.usage(cardholder_id=holder.id, now=now, since=tier_usage_since(now))))
+            card_usage, holder_usage = await usages(uow, card, holder, program, now)
+            rooms = (headroom(card.controls.merged_over(program.controls), card_usage, this_authorization=auth.counted),
+                     headroom(holder.tier_controls(card.currency), holder_usage))
             if any(room is not None and extra > room for room in rooms):
                 return _answer(auth, False, "61", "spending_limit_exceeded")
             items, new_hold = _rehold(auth, card, program, auth.held + extra, msg.message_id, now)

@@ -16,6 +16,7 @@ is the one-by-one path, used for programs with a decision webhook and when a bat
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,7 +25,16 @@ import msgspec
 
 from application.cards.authorize_batch import MAX_BATCH, AuthorizationBatcher
 from application.cards.card_fx import CardFx
-from application.cards.common import card_balance, publish, request_hash, same_request
+from application.cards.common import (
+    activity_event,
+    card_balance,
+    hold_for,
+    publish,
+    refused_by_ledger,
+    request_hash,
+    same_request,
+    usages,
+)
 from application.ports.cards import DecisionWebhookClient
 from application.ports.clock import Clock, IdGenerator
 from application.ports.compliance import ActivityMonitor, SubjectStatuses
@@ -39,10 +49,9 @@ from domain.cards.authorization import (
     webhook_verdict,
     with_webhook,
 )
-from domain.cards.controls import usage_since
-from domain.cards.model import Card, Program, tier_usage_since
+from domain.cards.model import Card, Program
 from domain.cards.records import Authorization
-from domain.compliance.monitoring import ActivityEvent
+from domain.compliance.monitoring import ActivityEvent, RuleSet, validate_event
 from domain.events import AUTHORIZATION_APPROVED, AUTHORIZATION_DECLINED
 from domain.fx.conversion import Conversion
 from domain.ledger import CreateTransfer, LedgerSnapshot, execute_batch
@@ -50,6 +59,9 @@ from domain.shared.errors import DomainError
 from domain.shared.money import Money
 
 log = logging.getLogger("bursar.cards.authorize")
+
+ALERTS_PER_EVALUATION = 1_000
+"""Activity evaluated for alerts per monitoring transaction, at most."""
 
 
 def available_in(snapshot: LedgerSnapshot, account_id: str, now: datetime) -> int:
@@ -88,13 +100,37 @@ class Authorize:
         self._clock = clock
         self._ids = ids
         self._programs: dict[str, Program] = {}
+        self._alerts: asyncio.Future[None] | None = None  # the alert evaluation under way
+        self._alerts_due = False
         self._batcher = (AuthorizationBatcher(self, max_batch=batch_size, max_in_flight=batches_in_flight)
                          if batch_size > 0 else None)
 
     async def drain(self) -> None:
-        """Finish the batches and monitoring recordings under way (call at shutdown)."""
+        """Finish the batches and the alert evaluation under way (call at shutdown)."""
         if self._batcher is not None:
             await self._batcher.drain()
+        while self._alerts is not None:
+            await asyncio.shield(self._alerts)
+
+    def evaluate_alerts_soon(self) -> None:
+        """Have monitoring evaluate the alert rules of the activity just committed, off the answers'
+        path. One evaluation runs at a time and takes everything awaiting, so under load a few
+        large evaluations replace one per batch. A failure is logged: the sweeper tries again."""
+        self._alerts_due = True
+        if self._alerts is None:
+            self._alerts = asyncio.ensure_future(self._evaluate_alerts())
+
+    async def _evaluate_alerts(self) -> None:
+        try:
+            while self._alerts_due:
+                self._alerts_due = False
+                while await self._monitor.evaluate_awaiting(ALERTS_PER_EVALUATION) == ALERTS_PER_EVALUATION:
+                    pass  # a full round: more may be waiting
+        except Exception as exc:
+            log.warning("could not evaluate the alert rules of recent activity (the sweeper will): %s",
+                        exc.__class__.__name__)
+        finally:
+            self._alerts = None
 
     async def __call__(self, request: AuthorizationRequest) -> dict[str, Any]:
         if self._batcher is None:
@@ -127,13 +163,11 @@ class Authorize:
 
         conversion, fx_error = await self._price(request, card, program, now)
         card_amount = conversion.total.amount if conversion else request.amount
-        event = ActivityEvent(id=f"auth:{request.message_id}", subject_id=card.cardholder_id, card_id=card.id,
-                              kind="authorization", amount=card_amount, currency=card.currency,
-                              mcc=request.merchant.mcc, country=request.merchant.country, at=now)
-        verdict = await self._monitor.check(event)
+        event = activity_event(request, card, card_amount, now)
+        validate_event(event)
         outside = _Outside(program=program, sanctions_status=await self._statuses.subject_status(card.cardholder_id),
-                           conversion=conversion, fx_error=fx_error,
-                           monitoring_hits=tuple(hit.rule_id for hit in verdict.hits))
+                           conversion=conversion, fx_error=fx_error, event=event,
+                           rules=(await self._monitor.rules_in_force()).rules)
         webhook = await self._ask_webhook(request, card, outside, now) if program.decision_webhook else None
 
         async def work(uow: UnitOfWork) -> tuple[dict[str, Any], Authorization]:
@@ -142,10 +176,7 @@ class Authorize:
                 same_request(again[0], raw, f"message_id {request.message_id}")
                 return again[1], None
             auth_id = f"auth_{self._ids.new_id()}"
-            hold = CreateTransfer(id=f"hold:{auth_id}", debit_account_id=card.account_id,
-                                  credit_account_id=program.settlement_for(card.id), amount=max(card_amount, 1),
-                                  currency=card.currency, code="card_authorization", pending=True,
-                                  timeout_seconds=program.hold_seconds, metadata={"authorization_id": auth_id})
+            hold = hold_for(auth_id, card, program, max(card_amount, 1))
             ctx, snapshot = await _context(uow, card, outside, now, hold=hold)
             decision = decide(request, ctx, now)
             if program.decision_webhook is not None:
@@ -153,23 +184,24 @@ class Authorize:
             if decision.approved:
                 hold = msgspec.structs.replace(hold, amount=decision.card_amount)
                 outcome = execute_batch([hold], snapshot, now)
-                if outcome.results[0].status != "created":  # the ledger disagrees: never approve on doubt
-                    log.error("hold %s refused by the ledger: %s", hold.id, outcome.results[0].code)
-                    decision = decline("51", f"ledger_{outcome.results[0].code}")
-                else:
-                    await uow.ledger.save(outcome)
+                if outcome.results[0].status != "created":
+                    decision = refused_by_ledger(outcome.results[0])
             auth = _record(auth_id, request, ctx.card, decision, hold.id, program, now, webhook)
             response = response_of(auth, decision, ctx.card)
-            async with uow.writes():
+            async with uow.writes():  # the hold joins the block: one round trip for every write
+                if auth.approved:
+                    await uow.ledger.save(outcome)
                 await uow.cards.add_authorization(auth)
                 await publish(uow, self._ids, AUTHORIZATION_APPROVED if auth.approved else AUTHORIZATION_DECLINED,
                               now, auth)
                 await uow.cards.remember_message(request.message_id, "authorization", digest, raw, response, now)
+                if auth.approved:  # for monitoring, committed with the hold
+                    await uow.activity.append([event], now)
             return response, auth
 
         response, auth = await self._transactions.run(work)
         if auth is not None and auth.approved:
-            await self._record_activity(event)
+            self.evaluate_alerts_soon()
         return response
 
     async def _ask_webhook(self, request: AuthorizationRequest, card: Card, outside: _Outside,
@@ -219,12 +251,6 @@ class Authorize:
 
         return await self._transactions.run(work)
 
-    async def _record_activity(self, event: ActivityEvent) -> None:
-        try:
-            await self._monitor.record(event)
-        except Exception as exc:  # monitoring after the fact must not undo an approval
-            log.warning("could not record activity %s for monitoring: %s", event.id, exc.__class__.__name__)
-
 
 class _Outside(msgspec.Struct, frozen=True, kw_only=True):
     """What a decision needs that is read before the transaction: it does not change under its locks."""
@@ -233,7 +259,10 @@ class _Outside(msgspec.Struct, frozen=True, kw_only=True):
     sanctions_status: str
     conversion: Conversion | None
     fx_error: str | None
-    monitoring_hits: tuple[str, ...]
+    event: ActivityEvent
+    """The message as monitoring sees it."""
+    rules: RuleSet
+    """The monitoring rules in force; the ``decline`` ones are checked under the cardholder's lock."""
 
 
 async def _context(uow: UnitOfWork, card: Card, outside: _Outside, now: datetime,
@@ -248,13 +277,23 @@ async def _context(uow: UnitOfWork, card: Card, outside: _Outside, now: datetime
         available = available_in(snapshot, card.account_id, now)
     else:
         snapshot, available = None, card_balance(await uow.ledger.get_account(card.account_id)).available
+    card_usage, holder_usage = await usages(uow, current, holder, outside.program, now)
     ctx = Context(card=current, program=outside.program, cardholder=holder, sanctions_status=outside.sanctions_status,
-                  card_usage=await uow.cards.usage(card_id=card.id, now=now, since=usage_since(
-                      [current.controls.merged_over(outside.program.controls)], now)),
-                  holder_usage=await uow.cards.usage(cardholder_id=holder.id, now=now, since=tier_usage_since(now)),
-                  available=available,
-                  conversion=outside.conversion, fx_error=outside.fx_error, monitoring_hits=outside.monitoring_hits)
+                  card_usage=card_usage, holder_usage=holder_usage, available=available,
+                  conversion=outside.conversion, fx_error=outside.fx_error,
+                  monitoring_hits=await _monitoring_hits(uow, outside, now))
     return ctx, snapshot
+
+
+async def _monitoring_hits(uow: UnitOfWork, outside: _Outside, now: datetime) -> tuple[str, ...]:
+    """The real-time (``decline``) monitoring rules the message breaks. Read after the cardholder's
+    lock, the history holds every approval committed before, in any process, as in a batch."""
+    rules = outside.rules
+    if not rules.active("decline"):
+        return ()
+    async with uow.reads():
+        recent = await uow.activity.queue_histories([outside.event.subject_id], now - rules.lookback("decline"), now)
+    return tuple(hit.rule_id for hit in rules.evaluate(outside.event, await recent(), "decline"))
 
 
 def _record(auth_id: str, request: AuthorizationRequest, card: Card, decision: Decision, hold_id: str,

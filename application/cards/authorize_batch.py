@@ -9,27 +9,26 @@ ledger transfers, and decided together with a fixed number of set-based statemen
    ``max_batch`` messages (``max_in_flight`` batches at once; by default one, and a batch gives
    its place to the next as soon as it has committed);
 2. one transaction, first unlocked: the messages already answered (``= ANY``) and the cards by
-   token (one round trip), programs not cached yet; then, on other connections and while step 3
+   token (one round trip), programs not cached yet; then, on another connection and while step 3
    takes the locks, what the one-by-one path also reads outside its locks: FX prices (cached
-   rates), the cardholders' sanctions statuses (one read) and the real-time monitoring verdicts
-   (one history read), side by side;
-3. in the same transaction: all cardholders, then all cards locked in ascending id order
-   (``FOR UPDATE``, the same order as the one-by-one path, so the two never deadlock) and the
-   usage of every card and every cardholder (``GROUP BY``), four statements in one round trip;
-   one ledger ``lock_snapshot`` for all the holds; then each message is decided **in memory, in
-   arrival order**, with the pure ``decide()``: an approval lowers the available balance and
-   raises the usage that later messages of the same card or cardholder see. The approved holds
+   rates) and the cardholders' sanctions statuses (one read);
+3. in the same transaction, one round trip (``uow.reads()``): all cardholders, then all cards
+   locked in ascending id order (``FOR UPDATE``, the same order as the one-by-one path, so the two
+   never deadlock), the usage of every card and every cardholder (``GROUP BY``), the ledger
+   ``lock_snapshot`` for all the holds, and the cardholders' recent activity for the real-time
+   monitoring rules, read under the cardholders' locks so that it holds every approval committed
+   before, in any process. Then each message is decided **in memory, in arrival order**: the
+   ``decline`` monitoring rules and the pure ``decide()``; an approval lowers the available
+   balance and raises the usage and the recent activity that later messages of the same card or
+   cardholder see. The approved holds
    go through one ``execute_batch`` (each an independent item: a hold the ledger refuses becomes
    a decline of that message only, ``ledger_<code>``) and one ``save``; the authorization
-   records, the outbox events and the network messages are written in one pipelined block with
-   the commit. The holds and their records therefore commit together.
-4. after the commit every caller gets its answer; then the approved activity is recorded for
-   monitoring (one transaction, off the answers' path). A later batch's real-time monitoring
-   check waits for the recordings under way of the same subjects, so an authorization made
-   after an approval was heard is checked against it (in this process: another server process
-   may check it up to one recording, a few milliseconds, before it lands). ``drain()`` waits
-   for them at shutdown. As before, a crash between the commit and the recording loses that
-   activity for monitoring (not the authorization, its hold or its event).
+   records, the outbox events, the network messages and the approved activity for monitoring
+   are written in one pipelined block with the commit. The holds, their records and the
+   activity therefore commit together: a crash loses none of them.
+4. after the commit every caller gets its answer; monitoring then evaluates the alert rules of
+   the appended activity in a transaction of its own (``Authorize.evaluate_alerts_soon``: one
+   evaluation at a time, which takes all that awaits; a sweeper catches what a crash left).
 
 Guarantees kept from the one-by-one path (``Authorize.single``):
 
@@ -56,13 +55,13 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from application.cards.common import request_hash, same_request
+from application.cards.common import activity_event, hold_for, refused_by_ledger, request_hash, same_request
 from application.ports.unit_of_work import UnitOfWork
 from domain.cards.authorization import AuthorizationRequest, Context, Decision, decide, decline
 from domain.cards.controls import WINDOWS, Usage, earliest, usage_since
 from domain.cards.model import Card, Program, tier_usage_since
 from domain.cards.records import Authorization
-from domain.compliance.monitoring import ActivityEvent
+from domain.compliance.monitoring import ActivityEvent, by_subject, validate_event
 from domain.events import AUTHORIZATION_APPROVED, AUTHORIZATION_DECLINED, Event
 from domain.fx.conversion import Conversion
 from domain.ledger import CreateTransfer, execute_batch
@@ -79,7 +78,7 @@ class _Message:
     """One queued authorization and, once read, what its decision needs from outside the locks."""
 
     __slots__ = ("request", "raw", "digest", "future", "card", "program", "conversion", "fx_error", "event",
-                 "sanctions", "hits")
+                 "sanctions")
 
     def __init__(self, request: AuthorizationRequest, future: asyncio.Future[dict[str, Any]]) -> None:
         self.request = request
@@ -92,7 +91,6 @@ class _Message:
         self.fx_error: str | None = None
         self.event: ActivityEvent | None = None
         self.sanctions = "review"
-        self.hits: tuple[str, ...] = ()
 
     @property
     def card_amount(self) -> int:
@@ -123,8 +121,8 @@ class _Decided(msgspec.Struct, frozen=True):
     """Messages answered before: their stored ``(request hash, response)``."""
     answers: dict[str, dict[str, Any]]
     """Messages decided now (unknown cards included)."""
-    approved: list[ActivityEvent]
-    """Activity to record for monitoring."""
+    approved: bool
+    """Activity was appended for monitoring: its alert rules are due."""
     alone: list[_Message]
     """Messages of programs with a decision webhook: for the one-by-one path."""
 
@@ -137,7 +135,6 @@ class AuthorizationBatcher:
         self._queue: list[_Message] = []
         self._in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
-        self._recordings: dict[asyncio.Future[None], frozenset[str]] = {}  # activity being recorded: its subjects
 
     async def __call__(self, request: AuthorizationRequest) -> dict[str, Any]:
         message = _Message(request, asyncio.get_running_loop().create_future())
@@ -199,10 +196,8 @@ class AuthorizationBatcher:
         release()  # committed: the next batch may lock what this one locked
         for message in decided.alone:  # decision webhooks: asked outside any transaction, one by one
             self._spawn(self._single(message))
-        if decided.approved:  # after the answers; a later check of the same subjects waits for it
-            recording = asyncio.ensure_future(self._record_activity(decided.approved))
-            self._recordings[recording] = frozenset(e.subject_id for e in decided.approved)
-            recording.add_done_callback(lambda done: self._recordings.pop(done, None))
+        if decided.approved:  # committed with the holds; their alert rules are evaluated off the answers' path
+            self._auth.evaluate_alerts_soon()
         for message in firsts.values():
             if message.request.message_id in decided.stored:
                 message.answer_stored(decided.stored[message.request.message_id])
@@ -212,9 +207,9 @@ class AuthorizationBatcher:
             await self._single(message)
 
     async def drain(self) -> None:
-        """Wait for the batches and activity recordings under way (at shutdown: nothing is lost)."""
-        while self._tasks or self._recordings:
-            await asyncio.gather(*self._tasks, *self._recordings, return_exceptions=True)
+        """Wait for the batches under way (at shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _decide(self, uow: UnitOfWork, messages: list[_Message], now: datetime) -> _Decided:
         """The batch's transaction. It may run again on a transient conflict (a deadlock, or a
@@ -254,22 +249,28 @@ class AuthorizationBatcher:
                 # Usage is summed only as far back as the limits look (the cards' as read before the
                 # lock; the tiers' are fixed); checked again against the locked cards below.
                 card_since = usage_since([m.card.controls.merged_over(m.program.controls) for m in live], now)
-                holders, cards, card_usage, holder_usage = await uow.cards.lock_for_authorizations(
-                    [m.card.cardholder_id for m in live], [m.card.id for m in live], now,
-                    card_since=card_since, holder_since=tier_usage_since(now))
-                needed = usage_since([cards[m.card.id].controls.merged_over(m.program.controls) for m in live], now)
-                if earliest(needed, card_since) != card_since:  # controls widened meanwhile: sum further back
-                    for card_id in cards:
-                        card_usage[card_id] = await uow.cards.usage(card_id=card_id, now=now, since=needed)
                 holds: dict[str, CreateTransfer] = {}
                 for m in live:  # amounts are set once decided (below): the locks need the accounts only
-                    auth_id = f"auth_{auth._ids.new_id()}"
-                    holds[m.request.message_id] = CreateTransfer(
-                        id=f"hold:{auth_id}", debit_account_id=m.card.account_id,
-                        credit_account_id=m.program.settlement_for(m.card.id), amount=1,
-                        currency=m.card.currency, code="card_authorization", pending=True,
-                        timeout_seconds=m.program.hold_seconds, metadata={"authorization_id": auth_id})
-                snapshot = await uow.ledger.lock_snapshot(list(holds.values()), now)
+                    holds[m.request.message_id] = hold_for(f"auth_{auth._ids.new_id()}", m.card, m.program, 1)
+                # One round trip: cardholders, cards (their usage) and ledger accounts locked in that
+                # order, and the cardholders' recent activity read under their locks, so the
+                # real-time check counts every approval committed before, in any process.
+                rules = (await auth._monitor.rules_in_force()).rules
+                lookback = rules.lookback("decline")
+                async with uow.reads():
+                    locked = await uow.cards.queue_lock_for_authorizations(
+                        [m.card.cardholder_id for m in live], [m.card.id for m in live], now,
+                        card_since=card_since, holder_since=tier_usage_since(now))
+                    ledger = await uow.ledger.queue_lock_snapshot(list(holds.values()), now)
+                    recent = (await uow.activity.queue_histories([m.card.cardholder_id for m in live], now - lookback,
+                                                                 now) if rules.active("decline") else None)
+                holders, cards, card_usage, holder_usage = await locked()
+                snapshot = await ledger()
+                history = by_subject(await recent()) if recent is not None else {}
+                for m in live:  # a card whose limits widened meanwhile: its usage summed further back
+                    needed = usage_since([cards[m.card.id].controls.merged_over(m.program.controls)], now)
+                    if earliest(needed, card_since) != card_since:
+                        card_usage[m.card.id] = await uow.cards.usage(card_id=m.card.id, now=now, since=needed)
             except BaseException:
                 outside.cancel()
                 raise
@@ -279,12 +280,16 @@ class AuthorizationBatcher:
             decisions: dict[str, tuple[Card, Decision]] = {}
             for m in live:  # in arrival order, each seeing the approvals before it
                 card = cards[m.card.id]
+                recent_activity = history.setdefault(card.cardholder_id, [])
+                hits = rules.evaluate(m.event, recent_activity, "decline") if recent is not None else ()
                 ctx = Context(card=card, program=m.program, cardholder=holders[card.cardholder_id],
                               sanctions_status=m.sanctions, card_usage=card_usage[card.id],
                               holder_usage=holder_usage[card.cardholder_id], available=available[card.account_id],
-                              conversion=m.conversion, fx_error=m.fx_error, monitoring_hits=m.hits)
+                              conversion=m.conversion, fx_error=m.fx_error,
+                              monitoring_hits=tuple(hit.rule_id for hit in hits))
                 decision = decide(m.request, ctx, now)
                 if decision.approved:
+                    recent_activity.append(m.event)
                     available[card.account_id] -= decision.card_amount
                     card_usage[card.id] = _plus(card_usage[card.id], decision.card_amount)
                     holder_usage[card.cardholder_id] = _plus(holder_usage[card.cardholder_id], decision.card_amount)
@@ -295,9 +300,8 @@ class AuthorizationBatcher:
             if approved:
                 outcome = execute_batch(list(approved.values()), snapshot, now)
                 for message_id, result in zip(approved, outcome.results, strict=True):
-                    if result.status != "created":  # the ledger disagrees: never approve on doubt
-                        log.error("hold %s refused by the ledger: %s", result.id, result.code)
-                        decisions[message_id] = decisions[message_id][0], decline("51", f"ledger_{result.code}")
+                    if result.status != "created":
+                        decisions[message_id] = decisions[message_id][0], refused_by_ledger(result)
 
             for m in live:
                 card, decision = decisions[m.request.message_id]
@@ -320,56 +324,20 @@ class AuthorizationBatcher:
                 await uow.cards.add_authorizations(records)
                 await uow.outbox.add(events)
                 await uow.cards.remember_messages(messages_rows)
-        return _Decided(stored, answers, approved_events, alone)
+                await uow.activity.append(approved_events, now)
+        return _Decided(stored, answers, bool(approved_events), alone)
 
     async def _outside(self, live: list[_Message], now: datetime) -> None:
-        """FX (cached rates), sanctions and monitoring, as the one-by-one path reads them before its
-        transaction; the two compliance reads run side by side, one statement each."""
-        if not live:
-            return
+        """FX (cached rates) and sanctions (one read), as the one-by-one path reads them before its
+        transaction; and each message's activity for monitoring."""
         auth = self._auth
         for m in live:
             m.conversion, m.fx_error = await auth._price(m.request, m.card, m.program, now)
-            m.event = ActivityEvent(id=f"auth:{m.request.message_id}", subject_id=m.card.cardholder_id,
-                                    card_id=m.card.id, kind="authorization", amount=m.card_amount,
-                                    currency=m.card.currency, mcc=m.request.merchant.mcc,
-                                    country=m.request.merchant.country, at=now)
-        statuses, verdicts = await asyncio.gather(self._statuses(sorted({m.card.cardholder_id for m in live})),
-                                                  self._verdicts([m.event for m in live]))
-        for m, verdict in zip(live, verdicts, strict=True):
+            m.event = activity_event(m.request, m.card, m.card_amount, now)
+            validate_event(m.event)
+        statuses = await auth._statuses.subject_statuses(sorted({m.card.cardholder_id for m in live}))
+        for m in live:
             m.sanctions = statuses[m.card.cardholder_id]
-            m.hits = tuple(hit.rule_id for hit in verdict.hits)
-
-    async def _statuses(self, holder_ids: list[str]) -> dict[str, str]:
-        statuses = self._auth._statuses
-        if hasattr(statuses, "subject_statuses"):
-            return await statuses.subject_statuses(holder_ids)
-        return {h: await statuses.subject_status(h) for h in holder_ids}
-
-    async def _verdicts(self, events: list[ActivityEvent]):
-        # The activity of batches answered already must count: a caller who heard "approved" and
-        # authorizes again is checked against the first one. Only recordings of these subjects.
-        subjects = {e.subject_id for e in events}
-        pending = [r for r, theirs in self._recordings.items() if not subjects.isdisjoint(theirs)]
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
-        monitor = self._auth._monitor
-        if hasattr(monitor, "check_many"):
-            return await monitor.check_many(events)
-        return [await monitor.check(e) for e in events]
-
-    async def _record_activity(self, events: list[ActivityEvent]) -> None:
-        """Monitoring after the fact must not undo an approval: failures are logged, not raised."""
-        monitor = self._auth._monitor
-        try:
-            if hasattr(monitor, "record_many"):
-                await monitor.record_many(events)
-                return
-        except Exception as exc:
-            log.warning("could not record %d activities for monitoring: %s", len(events), exc.__class__.__name__)
-            return
-        for event in events:
-            await self._auth._record_activity(event)
 
 
 def _plus(usage: Usage, amount: int) -> Usage:

@@ -7,17 +7,22 @@
   answers the alerts raised the first time), evaluates the ``alert`` rules, and files the alerts
   in the subject's active monitoring case, opening one if needed. Record what happened: approved
   authorizations and fundings received.
+* ``evaluate_awaiting()``: the same evaluation for activity another context appended in its own
+  transaction (authorizations write theirs with the hold, through the core unit of work's
+  ``activity``, so a crash cannot lose it): the cards context asks right after its commit, and a
+  sweeper every few seconds picks up what a crash or another process left.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from application.compliance.monitoring_rules import MonitoringRules
 from application.ports.clock import Clock, IdGenerator
 from application.ports.compliance import ComplianceTransactions, ComplianceUnitOfWork, Recorded, Verdict
 from domain.compliance.cases import add_alerts, open_case
-from domain.compliance.monitoring import ActivityEvent, Alert, validate_event
+from domain.compliance.monitoring import ActivityEvent, Alert, RuleSetVersion, by_subject, validate_event
 
 
 class MonitorActivity:
@@ -46,71 +51,57 @@ class MonitorActivity:
         hits = rules.evaluate(event, history, "decline")
         return Verdict(approved=not hits, hits=hits, rules_version=current.version)
 
+    async def rules_in_force(self) -> RuleSetVersion:
+        return await self._rules.current()
+
     async def record(self, event: ActivityEvent) -> Recorded:
         validate_event(event)
         current = await self._rules.current()
-        rules = current.rules
 
         async def work(uow: ComplianceUnitOfWork) -> Recorded:
             now = self._clock.now()
             if not await uow.activity.add(event, now):
                 return await _earlier(uow, event)
-            lookback = rules.lookback("alert")
-            history = await uow.activity.history(event.subject_id, event.at - lookback, event.at) if lookback else []
-            return await self._alert(uow, event, rules.evaluate(event, history, "alert"), current.version, now)
+            return (await self._evaluate(uow, [event], current, now))[event.id]
 
         return await self._transactions.run(work)
 
-    async def check_many(self, events: Sequence[ActivityEvent]) -> list[Verdict]:
-        for event in events:
-            validate_event(event)
+    async def evaluate_awaiting(self, limit: int = 1_000) -> int:
+        """The alert rules of activity appended in other transactions (an authorization's, through
+        the core unit of work's ``activity``), oldest first, up to ``limit`` events: each is judged
+        with the activity stored before it, as ``record`` would have. Several evaluators (server
+        processes, the sweeper) share the work: each takes rows no other one holds."""
         current = await self._rules.current()
-        rules = current.rules
-        if not rules.active("decline") or not events:
-            return [Verdict(approved=True, rules_version=current.version) for _ in events]
-        lookback = rules.lookback("decline")
-        history: list[ActivityEvent] = []
-        if lookback:
-            since, until = min(e.at for e in events) - lookback, max(e.at for e in events)
-            history = await self._transactions.run(
-                lambda uow: uow.activity.histories([e.subject_id for e in events], since, until))
-        by_subject = _by_subject(history)
-        verdicts = []
-        for event in events:
-            past = [h for h in by_subject.get(event.subject_id, ()) if event.at - lookback < h.at <= event.at]
-            hits = rules.evaluate(event, past, "decline")
-            verdicts.append(Verdict(approved=not hits, hits=hits, rules_version=current.version))
-        return verdicts
 
-    async def record_many(self, events: Sequence[ActivityEvent]) -> list[Recorded]:
-        for event in events:
-            validate_event(event)
-        if len({e.id for e in events}) != len(events):
-            raise ValueError("record_many takes events with distinct ids")
-        current = await self._rules.current()
-        rules = current.rules
-
-        async def work(uow: ComplianceUnitOfWork) -> list[Recorded]:
-            now = self._clock.now()
-            lookback = rules.lookback("alert")
-            seen: dict[str, list[ActivityEvent]] = {}
-            if lookback and events:  # what was stored before these events, read before they are added
-                seen = _by_subject(await uow.activity.histories(
-                    [e.subject_id for e in events], min(e.at for e in events) - lookback, max(e.at for e in events)))
-            created = await uow.activity.add_many(events, now)
-            results = []
-            for event in events:
-                if event.id not in created:
-                    results.append(await _earlier(uow, event))
-                    continue
-                mine = seen.setdefault(event.subject_id, [])
-                past = [h for h in mine if event.at - lookback < h.at <= event.at]
-                hits = rules.evaluate(event, past, "alert")
-                mine.append(event)
-                results.append(await self._alert(uow, event, hits, current.version, now))
-            return results
+        async def work(uow: ComplianceUnitOfWork) -> int:
+            events, history = await uow.activity.take_awaiting_alerts(limit, current.rules.lookback("alert"))
+            await self._evaluate(uow, events, current, self._clock.now(), history)
+            return len(events)
 
         return await self._transactions.run(work)
+
+    async def _evaluate(self, uow: ComplianceUnitOfWork, events: Sequence[ActivityEvent], current: RuleSetVersion,
+                        now: datetime, history: Sequence[ActivityEvent] | None = None) -> dict[str, Recorded]:
+        """Raise the alerts of ``events`` (stored already, distinct ids): each judged with the activity
+        stored before them and the events before it in the list. ``history``: their subjects' stored
+        activity over the rules' lookback, when already read (else one read)."""
+        rules = current.rules
+        lookback = rules.lookback("alert")
+        seen: dict[str, list[ActivityEvent]] = {}
+        if lookback and events:
+            if history is None:
+                history = await uow.activity.histories([e.subject_id for e in events], min(e.at for e in events)
+                                                       - lookback, max(e.at for e in events))
+            ids = {e.id for e in events}
+            seen = by_subject([h for h in history if h.id not in ids])
+        raised = {}
+        # Subject by subject, in id order: concurrent evaluators lock the subjects' cases in the
+        # same order, so they never deadlock; each subject's events keep their order.
+        for event in sorted(events, key=lambda e: e.subject_id):
+            mine = seen.setdefault(event.subject_id, [])  # the rules look only as far as their windows
+            raised[event.id] = await self._alert(uow, event, rules.evaluate(event, mine, "alert"), current.version, now)
+            mine.append(event)
+        return raised
 
     async def _alert(self, uow: ComplianceUnitOfWork, event: ActivityEvent, hits, version: int, now) -> Recorded:
         """File the alerts ``hits`` call for in the subject's active monitoring case (opened if needed)."""
@@ -135,13 +126,6 @@ class MonitorActivity:
             await uow.cases.update(grown, entry)
         await uow.alerts.add(alerts)
         return Recorded(event_id=event.id, created=True, alerts=alerts, case_id=case_id)
-
-
-def _by_subject(history: Sequence[ActivityEvent]) -> dict[str, list[ActivityEvent]]:
-    grouped: dict[str, list[ActivityEvent]] = {}
-    for event in history:
-        grouped.setdefault(event.subject_id, []).append(event)
-    return grouped
 
 
 async def _earlier(uow: ComplianceUnitOfWork, event: ActivityEvent) -> Recorded:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -58,12 +59,14 @@ class CardsRepository(Protocol):
                                 ) -> tuple[dict[str, tuple[str, dict[str, Any]]], dict[str, Card]]:
         """``recall_message`` of each message id and ``card_by_token`` of each token, in one round trip."""
         ...
-    async def lock_for_authorizations(self, cardholder_ids: list[str], card_ids: list[str], now: datetime, *,
-                                      card_since: datetime | None = None, holder_since: datetime | None = None,
-                                      ) -> tuple[dict[str, Cardholder], dict[str, Card], dict[str, Usage], dict[str, Usage]]:
+    async def queue_lock_for_authorizations(
+            self, cardholder_ids: list[str], card_ids: list[str], now: datetime, *, card_since: datetime | None = None,
+            holder_since: datetime | None = None,
+    ) -> Callable[[], Awaitable[tuple[dict[str, Cardholder], dict[str, Card], dict[str, Usage], dict[str, Usage]]]]:
         """Lock the cardholders, then the cards, each in ascending id order, and read the usage of
-        every card and every cardholder (from ``card_since`` / ``holder_since``, as ``usage``):
-        ``(holders, cards, card usage, holder usage)`` by id."""
+        every card and every cardholder (from ``card_since`` / ``holder_since``, as ``usage``),
+        queued in the caller's ``uow.reads()`` block: ``(holders, cards, card usage, holder usage)``
+        by id."""
         ...
     async def add_authorizations(self, authorizations: list[Authorization]) -> None: ...
     async def remember_messages(self, messages: list[tuple[str, str, str, dict[str, Any], dict[str, Any], datetime]]

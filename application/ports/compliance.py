@@ -10,7 +10,7 @@ page.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
 import msgspec
@@ -127,7 +127,25 @@ class AlertRepository(Protocol):
                    limit: int) -> list[Alert]: ...
 
 
-class ActivityRepository(Protocol):
+class ActivityLog(Protocol):
+    """Activity written by another context in its own transaction (an authorization's, with its
+    hold): stored for monitoring, its alert rules still to be evaluated (``MonitorActivity.evaluate_awaiting``);
+    and the history the real-time check reads in that transaction."""
+
+    async def append(self, events: Sequence[ActivityEvent], recorded_at: datetime) -> None:
+        """Store the events (distinct ids) to await alert evaluation; an id already stored is left
+        as it is. Write-only: it may travel in a unit of work's ``writes()`` block."""
+        ...
+
+    async def queue_histories(self, subject_ids: Sequence[str], since: datetime, until: datetime
+                              ) -> Callable[[], Awaitable[list[ActivityEvent]]]:
+        """The subjects' activity with ``since < at <= until``, oldest first (``histories``), queued
+        in the caller's ``uow.reads()`` block: the real-time monitoring check of an authorization
+        batch, read under the cardholders' locks."""
+        ...
+
+
+class ActivityRepository(ActivityLog, Protocol):
     async def add(self, event: ActivityEvent, recorded_at: datetime) -> bool:
         """Store the event; False (and nothing changes) when its id is already stored."""
         ...
@@ -140,8 +158,13 @@ class ActivityRepository(Protocol):
         """``history`` of many subjects at once (one read), oldest first."""
         ...
 
-    async def add_many(self, events: Sequence[ActivityEvent], recorded_at: datetime) -> set[str]:
-        """``add`` for many events with distinct ids, in one statement; returns the ids newly stored."""
+    async def take_awaiting_alerts(self, limit: int, lookback: timedelta
+                                   ) -> tuple[list[ActivityEvent], list[ActivityEvent]]:
+        """Up to ``limit`` appended events whose alert rules have not been evaluated, oldest first
+        (by ``at``, then id), taken off the queue (a rollback puts them back), and their subjects'
+        activity from ``lookback`` before the first to the last (``history``: at least every event
+        with ``min(at) - lookback <= at <= max(at)``, the taken ones included), in one read. Rows
+        another transaction holds are skipped, so concurrent evaluators share the work."""
         ...
 
 
@@ -216,11 +239,12 @@ class ActivityMonitor(Protocol):
         """Store the activity (idempotent on its id) and raise the alerts its ``alert`` rules call for."""
         ...
 
-    async def check_many(self, events: Sequence[ActivityEvent]) -> list[Verdict]:
-        """``check`` of each event against the stored activity (not each other), one read in all."""
+    async def rules_in_force(self) -> RuleSetVersion:
+        """The rule set ``check`` applies (cached): the authorization batch evaluates the ``decline``
+        rules itself, on history read in its own transaction (``ActivityLog.queue_histories``)."""
         ...
 
-    async def record_many(self, events: Sequence[ActivityEvent]) -> list[Recorded]:
-        """``record`` of each event (distinct ids) in order, in one transaction: each is evaluated
-        with the stored activity and the events before it in the list, as if recorded one by one."""
+    async def evaluate_awaiting(self, limit: int = ...) -> int:
+        """Evaluate the alert rules of activity appended through an ``ActivityLog`` (oldest first,
+        at most ``limit`` events, one transaction); the number evaluated."""
         ...

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -18,6 +18,12 @@ class LedgerRepository(Protocol):
         """Lock every account the items touch (ascending id order) and load what the engine needs:
         those accounts, the transfers the items name, the holds they resolve, the reversals of
         their originals, and the due holds between locked accounts."""
+        ...
+
+    async def queue_lock_snapshot(self, items: Sequence[LedgerItem], now: datetime
+                                  ) -> Callable[[], Awaitable[LedgerSnapshot]]:
+        """``lock_snapshot`` queued in the caller's ``uow.reads()`` block: the snapshot is awaited
+        after the block."""
         ...
 
     async def lock_due_holds(self, now: datetime, limit: int, account_id: str | None = None) -> LedgerSnapshot:

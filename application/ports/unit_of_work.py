@@ -5,6 +5,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Protocol, TypeVar
 
 from application.ports.cards import CardsRepository
+from application.ports.compliance import ActivityLog
 from application.ports.events import Outbox
 from application.ports.ledger import LedgerRepository
 
@@ -18,6 +19,15 @@ class UnitOfWork(Protocol):
     cards: CardsRepository
     outbox: Outbox
     """Events written here commit or roll back with the rest of the unit of work."""
+    activity: ActivityLog
+    """Approved authorizations for monitoring: they commit with the holds; their alert rules are
+    evaluated afterwards."""
+
+    def reads(self) -> AbstractAsyncContextManager[None]:
+        """A block of ``queue_*`` calls whose statements travel to the database together (one round
+        trip, run in the order queued) when the block ends; each call returns a function that
+        gives its result, to be awaited after the block."""
+        ...
 
     def writes(self, *, last: bool = False) -> AbstractAsyncContextManager[None]:
         """A block of writes that may travel to the database together (one round trip); nothing in

@@ -86,6 +86,14 @@ class ActivityEvent(msgspec.Struct, frozen=True, kw_only=True):
     """When it happened (timezone-aware)."""
 
 
+def by_subject(history: Iterable[ActivityEvent]) -> dict[str, list[ActivityEvent]]:
+    """The events grouped by subject, each group in the order given."""
+    grouped: dict[str, list[ActivityEvent]] = {}
+    for event in history:
+        grouped.setdefault(event.subject_id, []).append(event)
+    return grouped
+
+
 def validate_event(event: ActivityEvent) -> None:
     """Raise ``InvalidInput`` (``invalid_activity``) unless the event is well formed."""
     problems = []

@@ -1,9 +1,13 @@
-"""The compliance calls the batched authorization path makes (``subject_statuses``, ``check_many``,
-``record_many``), on both adapters: each answers as the one-at-a-time call would, in one read."""
+"""The compliance calls the batched authorization path makes (``subject_statuses``; activity
+appended in the core's transaction, then ``evaluate_awaiting``), on both adapters: each answers as
+the one-at-a-time call would, in one read."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
+
+import pytest
 
 from domain.compliance.monitoring import AmountThreshold, RuleSet, Velocity
 from domain.compliance.subjects import Party
@@ -36,38 +40,55 @@ def test_subject_statuses_answer_as_subject_status_does(compliance_run):
     compliance_run(scenario)
 
 
-def test_check_many_judges_each_event_against_stored_activity(compliance_run):
+def test_appended_activity_awaits_its_alert_rules_and_is_evaluated_once_oldest_first(compliance_run):
     async def scenario(c: Compliance):
         await c.rules.replace(RULES, actor="ops", reason="test")
-        for i in range(2):
-            await c.monitor.record(_event(c, f"s1-{i}", seconds=i))
-        await c.monitor.record(_event(c, "s2-0", subject="s2"))
-        events = [_event(c, "n1", seconds=5), _event(c, "n2", subject="s2", seconds=5),
-                  _event(c, "n3", subject="s3", amount=100_000, seconds=5), _event(c, "n4", subject="s3", seconds=5)]
-        batch = await c.monitor.check_many(events)
-        assert batch == [await c.monitor.check(e) for e in events]
-        assert [[h.rule_id for h in v.hits] for v in batch] == [["burst"], [], ["huge"], []]
-        assert await c.monitor.check_many([]) == []
+        await c.monitor.record(_event(c, "a0"))
+        appended = [_event(c, "a0"), _event(c, "a3", seconds=3), _event(c, "b0", subject="s2", seconds=1),
+                    _event(c, "a1", seconds=1), _event(c, "a2", seconds=2)]
+        await c.uow(lambda uow: uow.activity.append(appended, T0))  # a0 is stored: it stays as it was
+
+        async def taken_then_rolled_back(uow):
+            events, history = await uow.activity.take_awaiting_alerts(10, timedelta(seconds=1))
+            taken.extend(events)
+            read.extend(history)
+            raise RuntimeError("roll back")
+
+        taken: list = []
+        read: list = []
+        with pytest.raises(RuntimeError):
+            await c.uow(taken_then_rolled_back)
+        assert [e.id for e in taken] == [c.id(n) for n in ("a1", "b0", "a2", "a3")]  # by time, then id
+        # From a second before the first (a0 is stored, not awaiting) to the last, both subjects.
+        assert {e.id for e in read} >= {c.id(n) for n in ("a0", "a1", "b0", "a2", "a3")}
+
+        assert await c.monitor.evaluate_awaiting(2) == 2  # the rollback put them back
+        assert await c.monitor.evaluate_awaiting(2) == 2
+        assert await c.monitor.evaluate_awaiting() == 0
+        # As recording them one after the other: a0, a1 before a2, so the third within a minute
+        # raises "busy", and so does a3; the two alerts join one case.
+        alerts = {n: await c.uow(lambda uow, n=n: uow.alerts.for_event(c.id(n))) for n in ("a0", "a1", "b0", "a2", "a3")}
+        assert {n: [a.rule_id for a in found] for n, found in alerts.items()} == {
+            "a0": [], "a1": [], "b0": [], "a2": ["busy"], "a3": ["busy"]}
+        assert alerts["a2"][0].case_id == alerts["a3"][0].case_id
 
     compliance_run(scenario)
 
 
-def test_record_many_is_recording_one_after_the_other(compliance_run):
+def test_concurrent_evaluations_share_the_awaiting_activity(compliance_run):
     async def scenario(c: Compliance):
         await c.rules.replace(RULES, actor="ops", reason="test")
-        first = await c.monitor.record(_event(c, "a0"))
-        events = [_event(c, "a0"), _event(c, "a1", seconds=1), _event(c, "b0", subject="s2", seconds=1),
-                  _event(c, "a2", seconds=2), _event(c, "a3", seconds=3)]
-        recorded = await c.monitor.record_many(events)
-        assert [r.created for r in recorded] == [False, True, True, True, True]
-        assert recorded[0].alerts == first.alerts == ()
-        # a0, a1 before a2: the third within a minute raises "busy"; a3 sees three before it.
-        assert [[a.rule_id for a in r.alerts] for r in recorded] == [[], [], [], ["busy"], ["busy"]]
-        assert recorded[3].case_id == recorded[4].case_id is not None
-        history = await c.uow(lambda uow: uow.activity.history(c.id("s1"), T0 - timedelta(seconds=1),
-                                                                T0 + timedelta(seconds=10)))
-        assert [e.id for e in history] == [c.id(n) for n in ("a0", "a1", "a2", "a3")]
-        replay = await c.monitor.record_many([_event(c, "a2", seconds=2)])
-        assert not replay[0].created and replay[0].alerts == recorded[3].alerts
+        events = [_event(c, f"e{i}", subject=f"s{i % 5}", seconds=i) for i in range(40)]
+        await c.uow(lambda uow: uow.activity.append(events, T0))
+        rounds = await asyncio.gather(*(c.monitor.evaluate_awaiting(7) for _ in range(8)))
+        while await c.monitor.evaluate_awaiting(7):
+            pass
+        assert sum(rounds) <= 40
+        assert await c.monitor.evaluate_awaiting() == 0
+        raised = [(a.event_id, a.rule_id) for e in events
+                  for a in await c.uow(lambda uow, e=e: uow.alerts.for_event(e.id))]
+        # Each subject acts every 5 seconds: from its third event on, more than two within a
+        # minute. Each event evaluated once, whichever evaluation took it.
+        assert sorted(raised) == sorted((e.id, "busy") for i, e in enumerate(events) if i >= 10)
 
     compliance_run(scenario)

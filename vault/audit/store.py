@@ -10,6 +10,7 @@ and refuses UPDATE, DELETE and TRUNCATE.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import msgspec
 from psycopg import AsyncClientCursor, AsyncConnection
@@ -47,8 +48,7 @@ class PostgresAuditStore:
             cur = await conn.execute(_BEGIN_LOCK_AND_READ_HEAD)
             cur.nextset()  # past BEGIN's and the lock's results
             cur.nextset()
-            row = await cur.fetchone()
-            seq, head = (row[0], bytes(row[1])) if row else (0, GENESIS)
+            seq, head = _head_of(await cur.fetchone())
             entries = chain(events, after_seq=seq, after_hash=head, at=at)
             await AsyncClientCursor(conn).execute(_INSERT_AND_COMMIT, (_rows(entries),))
             return entries
@@ -94,17 +94,22 @@ class PostgresAuditStore:
             return StoredCheckpoint(*row) if row else None
 
 
+_HEAD = "SELECT seq, hash FROM vault.audit_log ORDER BY seq DESC LIMIT 1"
+
+
 async def _head(conn: AsyncConnection) -> tuple[int, bytes]:
-    cur = await conn.execute("SELECT seq, hash FROM vault.audit_log ORDER BY seq DESC LIMIT 1")
-    row = await cur.fetchone()
+    return _head_of(await (await conn.execute(_HEAD)).fetchone())
+
+
+def _head_of(row: tuple[Any, ...] | None) -> tuple[int, bytes]:
+    """The chain's head, ``(seq, hash)``, from its last row (the genesis hash when empty)."""
     return (row[0], bytes(row[1])) if row else (0, GENESIS)
 
 
 # The lock is taken before the head is read: statements of one query string each take their own
 # snapshot, so the head read is the one the previous appender committed.
 _BEGIN_LOCK_AND_READ_HEAD = (
-    f"BEGIN; SELECT pg_advisory_xact_lock({_APPEND_LOCK}); "
-    "SELECT seq, hash FROM vault.audit_log ORDER BY seq DESC LIMIT 1"
+    f"BEGIN; SELECT pg_advisory_xact_lock({_APPEND_LOCK}); {_HEAD}"
 )
 _INSERT_AND_COMMIT = (  # bound client-side (a JSON literal), so that COMMIT rides along
     f"INSERT INTO vault.audit_log ({_COLUMNS}) SELECT {_COLUMNS} "

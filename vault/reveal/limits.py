@@ -37,10 +37,11 @@ class MovingWindow:
 
     def wait(self, key: str) -> float:
         """Seconds until ``key`` may be admitted again: 0 when it may be now."""
-        times = self._current(key, self._clock())
+        now = self._clock()
+        times = self._current(key, now)
         if times is None or len(times) < self.amount:
             return 0.0
-        return max(times[0] + self.seconds - self._clock(), 0.0)
+        return max(times[0] + self.seconds - now, 0.0)
 
     def hit(self, key: str) -> None:
         """Count an admitted request (call only after :meth:`wait` returned 0)."""

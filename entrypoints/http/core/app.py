@@ -56,15 +56,21 @@ def create_core_app(container: CoreContainer | None = None) -> Litestar:
     async def resources(app: Litestar) -> AsyncIterator[None]:
         await database.open()
         await seed_development_rates(container)
-        sweeper = asyncio.create_task(sweep_forever(container.ledger_expire_holds(), settings.sweep_seconds))
-        expiry = asyncio.create_task(sweep_forever(container.cards_expire(), settings.sweep_seconds))
+        sweepers = [
+            asyncio.create_task(sweep_forever(container.ledger_expire_holds(), settings.sweep_seconds)),
+            asyncio.create_task(sweep_forever(container.cards_expire(), settings.sweep_seconds,
+                                              "expired authorizations")),
+            # what a crash (or another process that stopped) left awaiting its alert rules
+            asyncio.create_task(sweep_forever(container.compliance_monitor().evaluate_awaiting, settings.sweep_seconds,
+                                              "evaluated the alert rules of appended activity")),
+        ]
         try:
             yield
         finally:
-            sweeper.cancel()
-            expiry.cancel()
-            await asyncio.gather(sweeper, expiry, return_exceptions=True)
-            await container.cards_authorize().drain()  # activity still being recorded for monitoring
+            for sweeper in sweepers:
+                sweeper.cancel()
+            await asyncio.gather(*sweepers, return_exceptions=True)
+            await container.cards_authorize().drain()  # batches and alert evaluations under way
             await vault.close()
             await container.decision_webhooks().close()
             await database.close()
