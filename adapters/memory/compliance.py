@@ -199,14 +199,16 @@ class InMemoryActivity:
     async def history(self, subject_id: str, since: datetime, until: datetime) -> list[ActivityEvent]:
         return await self.histories([subject_id], since, until)
 
-    async def histories(self, subject_ids: Sequence[str], since: datetime, until: datetime) -> list[ActivityEvent]:
+    async def histories(self, subject_ids: Sequence[str], since: datetime, until: datetime | None = None
+                        ) -> list[ActivityEvent]:
         wanted = set(subject_ids)
-        return sorted((e for e in self._s.activity.values() if e.subject_id in wanted and since < e.at <= until),
+        return sorted((e for e in self._s.activity.values()
+                       if e.subject_id in wanted and since < e.at and (until is None or e.at <= until)),
                       key=lambda e: (e.at, e.id))
 
-    async def queue_histories(self, subject_ids: Sequence[str], since: datetime, until: datetime
-                              ) -> Callable[[], Awaitable[list[ActivityEvent]]]:
-        return ready(await self.histories(subject_ids, since, until))
+    async def queue_recent(self, subject_ids: Sequence[str], since: datetime
+                           ) -> Callable[[], Awaitable[list[ActivityEvent]]]:
+        return ready(await self.histories(subject_ids, since))
 
     async def append(self, events: Sequence[ActivityEvent], recorded_at: datetime) -> None:
         self._s.awaiting_alerts |= {e.id for e in events if await self.add(e, recorded_at)}

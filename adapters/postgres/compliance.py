@@ -288,12 +288,15 @@ class PostgresActivity(_Repository):
         return await self.histories([subject_id], since, until)
 
     async def histories(self, subject_ids: Sequence[str], since: datetime, until: datetime) -> list[ActivityEvent]:
-        return await (await self.queue_histories(subject_ids, since, until))()
+        return await (await self._queue_histories(subject_ids, since, until))()
 
-    async def queue_histories(self, subject_ids: Sequence[str], since: datetime, until: datetime):
+    async def queue_recent(self, subject_ids: Sequence[str], since: datetime):
+        return await self._queue_histories(subject_ids, since, None)
+
+    async def _queue_histories(self, subject_ids: Sequence[str], since: datetime, until: datetime | None):
         cur = await self._conn.execute(
-            f"SELECT {_ACTIVITY_COLS} FROM core.compliance_activity WHERE subject_id = ANY(%s) AND at > %s AND at <= %s "
-            "ORDER BY at, id", (sorted(set(subject_ids)), since, until))
+            f"SELECT {_ACTIVITY_COLS} FROM core.compliance_activity WHERE subject_id = ANY(%s) AND at > %s "
+            "AND (%s::timestamptz IS NULL OR at <= %s) ORDER BY at, id", (sorted(set(subject_ids)), since, until, until))
 
         async def history() -> list[ActivityEvent]:
             return _events(await cur.fetchall())

@@ -51,7 +51,7 @@ from domain.cards.authorization import (
 )
 from domain.cards.model import Card, Program
 from domain.cards.records import Authorization
-from domain.compliance.monitoring import ActivityEvent, RuleSet, validate_event
+from domain.compliance.monitoring import ActivityEvent, RuleSet, decided_after, validate_event
 from domain.events import AUTHORIZATION_APPROVED, AUTHORIZATION_DECLINED
 from domain.fx.conversion import Conversion
 from domain.ledger import CreateTransfer, LedgerSnapshot, execute_batch
@@ -177,7 +177,7 @@ class Authorize:
                 return again[1], None
             auth_id = f"auth_{self._ids.new_id()}"
             hold = hold_for(auth_id, card, program, max(card_amount, 1))
-            ctx, snapshot = await _context(uow, card, outside, now, hold=hold)
+            ctx, snapshot, event = await _context(uow, card, outside, now, hold=hold)
             decision = decide(request, ctx, now)
             if program.decision_webhook is not None:
                 decision = with_webhook(decision, webhook)
@@ -208,7 +208,7 @@ class Authorize:
                            now: datetime) -> WebhookVerdict | None:
         """Ask the program's endpoint, outside any transaction (no lock is held while it thinks), and
         only when Bursar's own checks approve on an unlocked read; None when they decline."""
-        ctx, _ = await self._transactions.run(lambda uow: _context(uow, card, outside, now))
+        ctx, _, _ = await self._transactions.run(lambda uow: _context(uow, card, outside, now))
         preliminary = decide(request, ctx, now)
         if not preliminary.approved:
             return None
@@ -265,10 +265,11 @@ class _Outside(msgspec.Struct, frozen=True, kw_only=True):
     """The monitoring rules in force; the ``decline`` ones are checked under the cardholder's lock."""
 
 
-async def _context(uow: UnitOfWork, card: Card, outside: _Outside, now: datetime,
-                   hold: CreateTransfer | None = None) -> tuple[Context, LedgerSnapshot | None]:
+async def _context(uow: UnitOfWork, card: Card, outside: _Outside, now: datetime, hold: CreateTransfer | None = None
+                   ) -> tuple[Context, LedgerSnapshot | None, ActivityEvent]:
     """The decision's context. With a ``hold``: the cardholder, the card and then the ledger accounts
-    are locked (always in that order) and the snapshot is returned for the hold; without: a plain read."""
+    are locked (always in that order) and the snapshot is returned for the hold; without: a plain read.
+    With them, the message's activity as monitoring will store it."""
     locked = hold is not None
     holder = await uow.cards.get_cardholder(card.cardholder_id, lock=locked)
     current = await uow.cards.get_card(card.id, lock=locked)
@@ -278,22 +279,25 @@ async def _context(uow: UnitOfWork, card: Card, outside: _Outside, now: datetime
     else:
         snapshot, available = None, card_balance(await uow.ledger.get_account(card.account_id)).available
     card_usage, holder_usage = await usages(uow, current, holder, outside.program, now)
+    event, hits = await _monitoring(uow, outside, now)
     ctx = Context(card=current, program=outside.program, cardholder=holder, sanctions_status=outside.sanctions_status,
                   card_usage=card_usage, holder_usage=holder_usage, available=available,
-                  conversion=outside.conversion, fx_error=outside.fx_error,
-                  monitoring_hits=await _monitoring_hits(uow, outside, now))
-    return ctx, snapshot
+                  conversion=outside.conversion, fx_error=outside.fx_error, monitoring_hits=hits)
+    return ctx, snapshot, event
 
 
-async def _monitoring_hits(uow: UnitOfWork, outside: _Outside, now: datetime) -> tuple[str, ...]:
-    """The real-time (``decline``) monitoring rules the message breaks. Read after the cardholder's
-    lock, the history holds every approval committed before, in any process, as in a batch."""
+async def _monitoring(uow: UnitOfWork, outside: _Outside, now: datetime) -> tuple[ActivityEvent, tuple[str, ...]]:
+    """The message's activity, stamped after all it follows, and the real-time (``decline``)
+    monitoring rules it breaks. Read after the cardholder's lock, the history holds every approval
+    committed before, in any process, as in a batch."""
     rules = outside.rules
     if not rules.active("decline"):
-        return ()
+        return outside.event, ()
     async with uow.reads():
-        recent = await uow.activity.queue_histories([outside.event.subject_id], now - rules.lookback("decline"), now)
-    return tuple(hit.rule_id for hit in rules.evaluate(outside.event, await recent(), "decline"))
+        recent = await uow.activity.queue_recent([outside.event.subject_id], now - rules.lookback("decline"))
+    history = await recent()
+    event = decided_after(outside.event, history)
+    return event, tuple(hit.rule_id for hit in rules.evaluate(event, history, "decline"))
 
 
 def _record(auth_id: str, request: AuthorizationRequest, card: Card, decision: Decision, hold_id: str,

@@ -61,7 +61,7 @@ from domain.cards.authorization import AuthorizationRequest, Context, Decision, 
 from domain.cards.controls import WINDOWS, Usage, earliest, usage_since
 from domain.cards.model import Card, Program, tier_usage_since
 from domain.cards.records import Authorization
-from domain.compliance.monitoring import ActivityEvent, by_subject, validate_event
+from domain.compliance.monitoring import ActivityEvent, by_subject, decided_after, validate_event
 from domain.events import AUTHORIZATION_APPROVED, AUTHORIZATION_DECLINED, Event
 from domain.fx.conversion import Conversion
 from domain.ledger import CreateTransfer, execute_batch
@@ -262,8 +262,8 @@ class AuthorizationBatcher:
                         [m.card.cardholder_id for m in live], [m.card.id for m in live], now,
                         card_since=card_since, holder_since=tier_usage_since(now))
                     ledger = await uow.ledger.queue_lock_snapshot(list(holds.values()), now)
-                    recent = (await uow.activity.queue_histories([m.card.cardholder_id for m in live], now - lookback,
-                                                                 now) if rules.active("decline") else None)
+                    recent = (await uow.activity.queue_recent([m.card.cardholder_id for m in live], now - lookback)
+                              if rules.active("decline") else None)
                 holders, cards, card_usage, holder_usage = await locked()
                 snapshot = await ledger()
                 history = by_subject(await recent()) if recent is not None else {}
@@ -278,10 +278,12 @@ class AuthorizationBatcher:
             available = {a: available_in(snapshot, a, now) for a in {m.card.account_id for m in live}}
 
             decisions: dict[str, tuple[Card, Decision]] = {}
+            timed: dict[str, ActivityEvent] = {}  # each message's activity, stamped after all it follows
             for m in live:  # in arrival order, each seeing the approvals before it
                 card = cards[m.card.id]
                 recent_activity = history.setdefault(card.cardholder_id, [])
-                hits = rules.evaluate(m.event, recent_activity, "decline") if recent is not None else ()
+                event = timed[m.request.message_id] = decided_after(m.event, recent_activity)
+                hits = rules.evaluate(event, recent_activity, "decline") if recent is not None else ()
                 ctx = Context(card=card, program=m.program, cardholder=holders[card.cardholder_id],
                               sanctions_status=m.sanctions, card_usage=card_usage[card.id],
                               holder_usage=holder_usage[card.cardholder_id], available=available[card.account_id],
@@ -289,7 +291,7 @@ class AuthorizationBatcher:
                               monitoring_hits=tuple(hit.rule_id for hit in hits))
                 decision = decide(m.request, ctx, now)
                 if decision.approved:
-                    recent_activity.append(m.event)
+                    recent_activity.append(event)
                     available[card.account_id] -= decision.card_amount
                     card_usage[card.id] = _plus(card_usage[card.id], decision.card_amount)
                     holder_usage[card.cardholder_id] = _plus(holder_usage[card.cardholder_id], decision.card_amount)
@@ -313,7 +315,7 @@ class AuthorizationBatcher:
                 messages_rows.append((m.request.message_id, "authorization", m.digest, m.raw,
                                       answers[m.request.message_id], now))
                 if record.approved:
-                    approved_events.append(m.event)
+                    approved_events.append(timed[m.request.message_id])
         if messages_rows:
             events = [Event.of(id=auth._ids.new_id(), at=now, resource=r,
                                type=AUTHORIZATION_APPROVED if r.approved else AUTHORIZATION_DECLINED)

@@ -137,11 +137,12 @@ class ActivityLog(Protocol):
         as it is. Write-only: it may travel in a unit of work's ``writes()`` block."""
         ...
 
-    async def queue_histories(self, subject_ids: Sequence[str], since: datetime, until: datetime
-                              ) -> Callable[[], Awaitable[list[ActivityEvent]]]:
-        """The subjects' activity with ``since < at <= until``, oldest first (``histories``), queued
-        in the caller's ``uow.reads()`` block: the real-time monitoring check of an authorization
-        batch, read under the cardholders' locks."""
+    async def queue_recent(self, subject_ids: Sequence[str], since: datetime
+                           ) -> Callable[[], Awaitable[list[ActivityEvent]]]:
+        """The subjects' activity with ``since < at``, oldest first, queued in the caller's
+        ``uow.reads()`` block: the real-time monitoring check of an authorization, read under the
+        cardholders' locks. No upper bound: activity stamped later than the caller's clock (another
+        process's, or committed while the caller waited for the lock) was still decided before."""
         ...
 
 
@@ -241,7 +242,7 @@ class ActivityMonitor(Protocol):
 
     async def rules_in_force(self) -> RuleSetVersion:
         """The rule set ``check`` applies (cached): the authorization batch evaluates the ``decline``
-        rules itself, on history read in its own transaction (``ActivityLog.queue_histories``)."""
+        rules itself, on history read in its own transaction (``ActivityLog.queue_recent``)."""
         ...
 
     async def evaluate_awaiting(self, limit: int = ...) -> int:

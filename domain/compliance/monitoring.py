@@ -94,6 +94,15 @@ def by_subject(history: Iterable[ActivityEvent]) -> dict[str, list[ActivityEvent
     return grouped
 
 
+def decided_after(event: ActivityEvent, history: Iterable[ActivityEvent]) -> ActivityEvent:
+    """``event`` stamped no earlier than the latest of ``history``. A real-time check runs under its
+    subject's lock, so every activity it reads was decided before it, whatever the clock of the
+    process that stamped it said; an event stamped earlier would not count it (``RuleSet.evaluate``
+    ignores activity after the event)."""
+    latest = max((e.at for e in history), default=event.at)
+    return event if latest <= event.at else msgspec.structs.replace(event, at=latest)
+
+
 def validate_event(event: ActivityEvent) -> None:
     """Raise ``InvalidInput`` (``invalid_activity``) unless the event is well formed."""
     problems = []

@@ -16,6 +16,7 @@ from domain.compliance.monitoring import (
     RuleSet,
     Structuring,
     Velocity,
+    decided_after,
     encode_rule_set,
     parse_rule_set,
     validate_event,
@@ -240,3 +241,25 @@ def test_an_ill_formed_activity_is_refused(changes: dict, problem: str) -> None:
     with pytest.raises(InvalidInput) as error:
         validate_event(ActivityEvent(**fields))
     assert error.value.code == "invalid_activity" and problem in error.value.message
+
+
+# --- real-time checks under the subject's lock ----------------------------------------------
+
+
+def test_an_event_decided_after_later_stamped_activity_is_stamped_after_it() -> None:
+    """Another process (or a message that took its time first but its lock last) may have stamped
+    activity later than this event; decided under the lock, the event comes after all of it, and
+    the burst rule counts it."""
+    burst = Velocity(id="burst", action="decline", window_seconds=60, max_count=2)
+    mine = event(seconds=0)
+    history = [event(seconds=0.2), event(seconds=0.5)]
+    assert not fires(burst, mine, history)  # stamped before them, it would not count them
+    timed = decided_after(mine, history)
+    assert (timed.id, timed.at) == (mine.id, history[-1].at)
+    assert fires(burst, timed, history)
+
+
+def test_an_event_stamped_after_its_history_keeps_its_time() -> None:
+    mine = event(seconds=5)
+    assert decided_after(mine, [event(seconds=1)]) is mine
+    assert decided_after(mine, []) is mine
