@@ -46,6 +46,16 @@ async def _run_check(check: ReadinessCheck) -> str:
     return "ok"
 
 
+async def admit(request: Request) -> None:
+    """Every matched route's first step (litestar's app-wide ``before_request``, which runs before
+    the body or any parameter is read): authorize the caller, then refuse a body that is not JSON.
+
+    Authorization runs here rather than as a litestar guard: litestar hands each guard a copy of
+    the route handler, made on every request, which cost more than the rest of authorization."""
+    await authorize(request, request.route_handler)
+    await require_json_body(request)
+
+
 async def require_json_body(request: Request) -> None:
     """415 for a body that is not JSON: every Bursar API speaks JSON only."""
     if request.method not in _BODY_METHODS:
@@ -115,8 +125,7 @@ def build_app(
 ) -> Litestar:
     app = Litestar(
         route_handlers=[healthz, readyz, *route_handlers],
-        guards=[authorize],
-        before_request=require_json_body,
+        before_request=admit,  # no route sets its own: it would replace this one
         request_class=StrictJSONRequest,
         exception_handlers={Exception: make_exception_handler(status_overrides)},
         lifespan=list(lifespan),
@@ -136,9 +145,19 @@ def build_app(
         debug=False,
         logging_config=None,  # logging is configured once per process (entrypoints.observability)
     )
+    _check_every_route_admits(app)
     # Outermost, so that requests refused while routing (404, 405) get a request id and an
     # access-log line too; litestar applies app-level middleware only to matched routes.
     app.asgi_handler = RequestContextMiddleware(app.asgi_handler)
     return app
 
 
+
+
+def _check_every_route_admits(app: Litestar) -> None:
+    """Deny by default depends on ``admit`` running first on every route: litestar lets a route or
+    controller set a ``before_request`` of its own, which would replace it. Refuse to build such an app."""
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", ()):
+            if handler.resolve_before_request() is not admit:
+                raise RuntimeError(f"{route.path}: its before_request replaces the app's authorization")

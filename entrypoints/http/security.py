@@ -1,7 +1,7 @@
 """Deny by default: every route names the roles it admits, or it admits nobody.
 
 A route handler declares ``opt=roles("app", "ops")``; health probes declare ``opt=PUBLIC``.
-The app-level guard authenticates the bearer key (401 when absent, unknown or revoked) and
+``authorize``, run first on every matched route (``app_factory.admit``), authenticates the bearer key (401 when absent, unknown or revoked) and
 then checks the key's role against the handler's list (403 otherwise). A handler that names
 no roles is refused to everyone, so a forgotten declaration fails closed.
 """
@@ -71,7 +71,7 @@ class Authenticator:
 
 
 async def authorize(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
-    """The app-wide guard."""
+    """Admit the caller to ``handler``'s route, or raise a 401 or 403 problem."""
     if handler.opt.get("public") or connection.scope["path"].startswith(_DOCS_PREFIX):
         return
     authenticator: Authenticator = connection.app.state.authenticator

@@ -97,3 +97,25 @@ def test_health_probes_need_no_key(core_client, vault_client):
     ready = vault_client.get("/readyz")
     assert ready.status_code == 200, ready.text
     assert ready.json()["checks"] == {"database": "ok", "hsm": "ok", "keys": "ok"}
+
+
+def test_an_app_whose_route_would_skip_authorization_is_not_built():
+    """Authorization is the app's ``before_request``; litestar lets a route set its own, which would
+    replace it, so building such an app fails instead."""
+    from litestar import get
+
+    from entrypoints.http.app_factory import build_app
+    from entrypoints.http.security import Authenticator, roles
+
+    async def nothing(request) -> None:
+        return None
+
+    @get("/v1/open", opt=roles("admin"), before_request=nothing)
+    async def open_route() -> dict:
+        return {}
+
+    async def no_key(token: str):
+        return None
+
+    with pytest.raises(RuntimeError, match="/v1/open"):
+        build_app(title="t", description="d", route_handlers=[open_route], authenticator=Authenticator("core", no_key, ttl=1), readiness={}, lifespan=[], max_body_bytes=1024)
