@@ -256,29 +256,31 @@ class PostgresCards:
 
     # -- many at once (the batched authorization path, application/cards/authorize_batch.py) --------
 
-    async def recall_with_cards(self, message_ids: list[str], tokens: list[str]
-                                ) -> tuple[dict[str, tuple[str, dict[str, Any]]], dict[str, Card]]:
-        """The messages already answered and the cards by token, in one round trip (pipeline mode).
+    async def cards_by_tokens(self, tokens: list[str]) -> dict[str, Card]:
+        cur = await self._conn.execute(f"SELECT {_CARD} FROM core.cards WHERE token = ANY(%s)", (sorted(set(tokens)),))
+        return {card.token: card for card in map(_card, await cur.fetchall())}
 
-        Also sets ``plan_cache_mode = force_custom_plan`` for the rest of the transaction (as the
-        ledger's locking does): a generic plan for ``= ANY`` chosen while the tables were small
-        would keep scanning them sequentially as they grow."""
-        async with self._conn.pipeline():
-            await self._conn.execute(CUSTOM_PLANS)
-            messages = await self._conn.execute(
-                "SELECT message_id, request_hash, response FROM core.network_messages WHERE message_id = ANY(%s)",
-                (list(message_ids),))
-            cards = await self._conn.execute(f"SELECT {_CARD} FROM core.cards WHERE token = ANY(%s)", (list(tokens),))
-        return ({r[0]: (r[1], r[2]) for r in await messages.fetchall()},
-                {card.token: card for card in map(_card, await cards.fetchall())})
+    async def queue_recall_messages(self, message_ids: list[str]):
+        cur = await self._conn.execute(
+            "SELECT message_id, request_hash, response FROM core.network_messages WHERE message_id = ANY(%s)",
+            (list(message_ids),))
+
+        async def result() -> dict[str, tuple[str, dict[str, Any]]]:
+            return {r[0]: (r[1], r[2]) for r in await cur.fetchall()}
+
+        return result
 
     async def queue_lock_for_authorizations(self, cardholder_ids: list[str], card_ids: list[str], now: datetime, *,
                                             card_since: datetime | None = None, holder_since: datetime | None = None):
-        """Four statements, queued in the caller's pipeline and run in order: lock the cardholders,
-        then the cards, each in ascending id order; then the usage of every card and every holder."""
+        """Five statements, queued in the caller's pipeline and run in order: ``plan_cache_mode =
+        force_custom_plan`` for the rest of the transaction (as the ledger's locking does: a generic
+        plan for ``= ANY`` chosen while the tables were small would keep scanning them sequentially
+        as they grow); lock the cardholders, then the cards, each in ascending id order; then the
+        usage of every card and every holder."""
         holder_ids, card_ids = sorted(set(cardholder_ids)), sorted(set(card_ids))
         card_sql, card_params = _usage_sql("card_id", now, card_since)
         holder_sql, holder_params = _usage_sql("cardholder_id", now, holder_since)
+        await self._conn.execute(CUSTOM_PLANS)
         holders = await self._conn.execute(
             f"SELECT {_HOLDER} FROM core.cardholders WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (holder_ids,))
         cards = await self._conn.execute(

@@ -23,7 +23,7 @@ from typing import Any
 
 import msgspec
 
-from application.cards.authorize_batch import MAX_BATCH, AuthorizationBatcher
+from application.cards.authorize_batch import LANES, MAX_BATCH, AuthorizationBatcher
 from application.cards.card_fx import CardFx
 from application.cards.common import (
     activity_event,
@@ -63,6 +63,9 @@ log = logging.getLogger("bursar.cards.authorize")
 ALERTS_PER_EVALUATION = 1_000
 """Activity evaluated for alerts per monitoring transaction, at most."""
 
+CARDS_CACHED = 100_000
+"""Cards whose identity a process keeps by token, at most (``Authorize.cards_by_token``)."""
+
 
 def available_in(snapshot: LedgerSnapshot, account_id: str, now: datetime) -> int:
     """The card's available balance, not counting holds already past expiry."""
@@ -91,7 +94,7 @@ class Authorize:
 
     def __init__(self, transactions: Transactions, fx: CardFx, statuses: SubjectStatuses,
                  monitor: ActivityMonitor, decisions: DecisionWebhookClient, clock: Clock, ids: IdGenerator,
-                 *, batch_size: int = MAX_BATCH, batches_in_flight: int = 1) -> None:
+                 *, batch_size: int = MAX_BATCH, lanes: int = LANES) -> None:
         self._transactions = transactions
         self._decisions = decisions
         self._fx = fx
@@ -100,9 +103,10 @@ class Authorize:
         self._clock = clock
         self._ids = ids
         self._programs: dict[str, Program] = {}
+        self._cards: dict[str, Card] = {}  # by token, as first read: only their identity is used
         self._alerts: asyncio.Future[None] | None = None  # the alert evaluation under way
         self._alerts_due = False
-        self._batcher = (AuthorizationBatcher(self, max_batch=batch_size, max_in_flight=batches_in_flight)
+        self._batcher = (AuthorizationBatcher(self, max_batch=batch_size, lanes=lanes)
                          if batch_size > 0 else None)
 
     async def drain(self) -> None:
@@ -131,6 +135,22 @@ class Authorize:
                         exc.__class__.__name__)
         finally:
             self._alerts = None
+
+    async def cards_by_token(self, uow: UnitOfWork, tokens: list[str]) -> dict[str, Card]:
+        """The cards of these tokens, as far as they exist, for what of them never changes: id,
+        cardholder, program, ledger account, currency. Those are kept once read, so a batch usually
+        needs no read before taking its locks; a card's state and controls must be read under its
+        lock (they are, by ``queue_lock_for_authorizations``)."""
+        unseen = [t for t in tokens if t not in self._cards]
+        if unseen:
+            if len(self._cards) + len(unseen) > CARDS_CACHED:
+                self._cards.clear()
+            self._cards.update(await uow.cards.cards_by_tokens(unseen))
+        return {t: card for t in tokens if (card := self._cards.get(t)) is not None}
+
+    def known_card(self, token: str) -> Card | None:
+        """The card of ``token`` if this process has read it (``cards_by_token``)."""
+        return self._cards.get(token)
 
     async def __call__(self, request: AuthorizationRequest) -> dict[str, Any]:
         if self._batcher is None:

@@ -5,23 +5,26 @@ and on the project's machines throughput is bound by the CPU those round trips c
 locks. Concurrent authorizations are therefore gathered, as ``CoalescingPostTransfers`` gathers
 ledger transfers, and decided together with a fixed number of set-based statements per batch:
 
-1. gather: whatever was queued while the previous batch ran, in arrival order, up to
-   ``max_batch`` messages (``max_in_flight`` batches at once; by default one, and a batch gives
-   its place to the next as soon as it has committed);
-2. one transaction, first unlocked: the messages already answered (``= ANY``) and the cards by
-   token (one round trip), programs not cached yet; then, on another connection and while step 3
-   takes the locks, what the one-by-one path also reads outside its locks: FX prices (cached
-   rates) and the cardholders' sanctions statuses (one read);
+1. gather, per lane: whatever was queued in the lane while its previous batch ran, in arrival
+   order, up to ``max_batch`` messages. A card's lane is its settlement shard modulo ``lanes``
+   (when the program's shards split evenly; else lane 0), so lanes never share the settlement
+   account every hold of a shard credits, and one lane's batch takes its locks and decides while
+   another's writes commit. A lane's next batch starts as soon as its batch has committed;
+2. one transaction. The cards by token come from a per-process cache of what never changes about
+   a card (id, cardholder, program, account, currency: ``Authorize.cards_by_token``; one read for
+   tokens not seen yet), programs likewise; then, on another connection and while step 3 takes
+   the locks, what the one-by-one path also reads outside its locks: FX prices (cached rates) and
+   the cardholders' sanctions statuses (one read);
 3. in the same transaction, one round trip (``uow.reads()``): all cardholders, then all cards
-   locked in ascending id order (``FOR UPDATE``, the same order as the one-by-one path, so the two
-   never deadlock), the usage of every card and every cardholder (``GROUP BY``), the ledger
-   ``lock_snapshot`` for all the holds, and the cardholders' recent activity for the real-time
+   locked in ascending id order (``FOR UPDATE``, the same order as the one-by-one path and every
+   lane, so they never deadlock), the usage of every card and every cardholder (``GROUP BY``), the
+   ledger ``lock_snapshot`` for all the holds, the cardholders' recent activity for the real-time
    monitoring rules, read under the cardholders' locks so that it holds every approval committed
-   before, in any process. Then each message is decided **in memory, in arrival order**: the
-   ``decline`` monitoring rules and the pure ``decide()``; an approval lowers the available
-   balance and raises the usage and the recent activity that later messages of the same card or
-   cardholder see. The approved holds
-   go through one ``execute_batch`` (each an independent item: a hold the ledger refuses becomes
+   before, in any process, and the messages answered before (``= ANY``), which are left out. The
+   card's state and controls are those read under its lock. Then each message is decided **in
+   memory, in arrival order**: the ``decline`` monitoring rules and the pure ``decide()``; an
+   approval lowers the available balance and raises the usage and the recent activity that later
+   messages of the same card or cardholder see. The approved holds go through one ``execute_batch`` (each an independent item: a hold the ledger refuses becomes
    a decline of that message only, ``ledger_<code>``) and one ``save``; the authorization
    records, the outbox events, the network messages and the approved activity for monitoring
    are written in one pipelined block with the commit. The holds, their records and the
@@ -38,7 +41,9 @@ Guarantees kept from the one-by-one path (``Authorize.single``):
   second message with the same id *in the same batch* waits for the batch and then goes through
   the one-by-one path, which recalls the first one's answer;
 - the decisions are those of deciding the messages one after the other in arrival order under
-  the locks: N racing authorizations covered k times approve exactly k; limits hold;
+  the locks: N racing authorizations covered k times approve exactly k; limits hold. Across lanes
+  (one cardholder's cards may be in both) the order is that in which their batches took the
+  cardholder's lock;
 - programs with a decision webhook take the one-by-one path (the webhook is asked outside any
   transaction, and must not hold up the batch);
 - a batch that fails (after the unit of work's own retries of deadlocks and unique violations,
@@ -72,6 +77,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("bursar.cards.authorize")
 
 MAX_BATCH = 64
+
+LANES = 2
+"""Batches decided at once, each over the cards of its own settlement shards (``AuthorizationBatcher``)."""
 
 
 class _Message:
@@ -128,43 +136,58 @@ class _Decided(msgspec.Struct, frozen=True):
 
 
 class AuthorizationBatcher:
-    def __init__(self, authorize: Authorize, *, max_batch: int = MAX_BATCH, max_in_flight: int = 1) -> None:
+    """Gathers messages into batches, one lane at a time per lane (see the module's docstring)."""
+
+    def __init__(self, authorize: Authorize, *, max_batch: int = MAX_BATCH, lanes: int = LANES) -> None:
         self._auth = authorize
         self._max_batch = max_batch
-        self._max_in_flight = max_in_flight
-        self._queue: list[_Message] = []
-        self._in_flight = 0
+        self._lanes = lanes
+        self._queues: list[list[_Message]] = [[] for _ in range(lanes)]
+        self._busy = [False] * lanes
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def __call__(self, request: AuthorizationRequest) -> dict[str, Any]:
         message = _Message(request, asyncio.get_running_loop().create_future())
-        self._queue.append(message)
-        self._dispatch()
+        lane = self._lane_of(request)
+        self._queues[lane].append(message)
+        self._dispatch(lane)
         return await message.future
 
     # -- gathering ----------------------------------------------------------------------------
 
-    def _dispatch(self) -> None:
-        while self._queue and self._in_flight < self._max_in_flight:
-            group, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch:]
-            self._in_flight += 1
-            self._spawn(self._run(group))
+    def _lane_of(self, request: AuthorizationRequest) -> int:
+        """The lane of the card's settlement shard, when the shards split evenly into lanes; lane 0
+        for a card not seen yet or a program with fewer shards. Lanes then never share a settlement
+        account, the one account every hold of a shard credits, and a lane's batch can take its
+        locks while another's writes are committing."""
+        card = self._auth.known_card(request.card_token)
+        program = self._auth._programs.get(card.program_id) if card is not None else None
+        if program is None or program.settlement_shards % self._lanes:
+            return 0
+        return program.settlement_shard(card.id) % self._lanes
+
+    def _dispatch(self, lane: int) -> None:
+        queue = self._queues[lane]
+        if queue and not self._busy[lane]:
+            group, self._queues[lane] = queue[: self._max_batch], queue[self._max_batch:]
+            self._busy[lane] = True
+            self._spawn(self._run(lane, group))
 
     def _spawn(self, coro) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, group: list[_Message]) -> None:
+    async def _run(self, lane: int, group: list[_Message]) -> None:
         released = False
 
         def release() -> None:
-            """Let the next batch start (once this one has committed, or is over)."""
+            """Let the lane's next batch start (once this one has committed, or is over)."""
             nonlocal released
             if not released:
                 released = True
-                self._in_flight -= 1
-                self._dispatch()
+                self._busy[lane] = False
+                self._dispatch(lane)
 
         try:
             await self._batch(group, release)
@@ -217,31 +240,30 @@ class AuthorizationBatcher:
         from application.cards.authorize import _record, available_in, response_of
 
         auth = self._auth
-        # Unlocked reads: answered messages, cards, programs. Then FX, sanctions and monitoring
-        # (other connections), before any lock is taken.
-        stored, cards_by_token = await uow.cards.recall_with_cards([m.request.message_id for m in messages],
-                                                                   [m.request.card_token for m in messages])
-        fresh = [m for m in messages if m.request.message_id not in stored]
+        cards_by_token = await auth.cards_by_token(uow, [m.request.card_token for m in messages])
         for program_id in {c.program_id for c in cards_by_token.values()} - set(auth._programs):
             auth._programs[program_id] = await uow.cards.get_program(program_id)  # programs never change
         live: list[_Message] = []
         alone: list[_Message] = []
-        answers: dict[str, dict[str, Any]] = {}
-        messages_rows: list[tuple[str, str, str, dict[str, Any], dict[str, Any], datetime]] = []
-        for m in fresh:
+        unknown: list[_Message] = []
+        for m in messages:
             card = cards_by_token.get(m.request.card_token)
             if card is None:
-                answers[m.request.message_id] = response_of(None, decline("14", "invalid_card"), None)
-                messages_rows.append((m.request.message_id, "authorization", m.digest, m.raw,
-                                      answers[m.request.message_id], now))
+                unknown.append(m)
                 continue
             m.card, m.program = card, auth._programs[card.program_id]
             (alone if m.program.decision_webhook is not None else live).append(m)
 
         records: list[Authorization] = []
         approved_events: list[ActivityEvent] = []
+        answers: dict[str, dict[str, Any]] = {}
+        messages_rows: list[tuple[str, str, str, dict[str, Any], dict[str, Any], datetime]] = []
         outcome = None  # the ledger's holds, written with the records
-        if live:
+        if not live:
+            async with uow.reads():
+                recalled = await uow.cards.queue_recall_messages([m.request.message_id for m in messages])
+            stored = await recalled()
+        else:
             # FX, sanctions and monitoring (other connections) while this one takes the locks:
             # the locks do not depend on them, so their round trips overlap.
             outside = asyncio.ensure_future(self._outside(live, now))
@@ -257,16 +279,19 @@ class AuthorizationBatcher:
                 # real-time check counts every approval committed before, in any process.
                 rules = (await auth._monitor.rules_in_force()).rules
                 lookback = rules.lookback("decline")
-                async with uow.reads():
+                async with uow.reads():  # the messages answered before, read under the locks too
                     locked = await uow.cards.queue_lock_for_authorizations(
                         [m.card.cardholder_id for m in live], [m.card.id for m in live], now,
                         card_since=card_since, holder_since=tier_usage_since(now))
                     ledger = await uow.ledger.queue_lock_snapshot(list(holds.values()), now)
                     recent = (await uow.activity.queue_recent([m.card.cardholder_id for m in live], now - lookback)
                               if rules.active("decline") else None)
+                    recalled = await uow.cards.queue_recall_messages([m.request.message_id for m in messages])
                 holders, cards, card_usage, holder_usage = await locked()
                 snapshot = await ledger()
                 history = by_subject(await recent()) if recent is not None else {}
+                stored = await recalled()
+                live = [m for m in live if m.request.message_id not in stored]
                 for m in live:  # a card whose limits widened meanwhile: its usage summed further back
                     needed = usage_since([cards[m.card.id].controls.merged_over(m.program.controls)], now)
                     if earliest(needed, card_since) != card_since:
@@ -316,6 +341,12 @@ class AuthorizationBatcher:
                                       answers[m.request.message_id], now))
                 if record.approved:
                     approved_events.append(timed[m.request.message_id])
+        for m in unknown:
+            if m.request.message_id not in stored:
+                answers[m.request.message_id] = response_of(None, decline("14", "invalid_card"), None)
+                messages_rows.append((m.request.message_id, "authorization", m.digest, m.raw,
+                                      answers[m.request.message_id], now))
+        alone = [m for m in alone if m.request.message_id not in stored]
         if messages_rows:
             events = [Event.of(id=auth._ids.new_id(), at=now, resource=r,
                                type=AUTHORIZATION_APPROVED if r.approved else AUTHORIZATION_DECLINED)

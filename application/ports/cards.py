@@ -55,9 +55,13 @@ class CardsRepository(Protocol):
 
     # -- many at once, for the batched authorization path ---------------------------------
 
-    async def recall_with_cards(self, message_ids: list[str], tokens: list[str]
-                                ) -> tuple[dict[str, tuple[str, dict[str, Any]]], dict[str, Card]]:
-        """``recall_message`` of each message id and ``card_by_token`` of each token, in one round trip."""
+    async def cards_by_tokens(self, tokens: list[str]) -> dict[str, Card]:
+        """``card_by_token`` of each token (one read), by token; unknown tokens are left out."""
+        ...
+    async def queue_recall_messages(self, message_ids: list[str]
+                                    ) -> Callable[[], Awaitable[dict[str, tuple[str, dict[str, Any]]]]]:
+        """``recall_message`` of each message id, by id (those answered before only), queued in the
+        caller's ``uow.reads()`` block."""
         ...
     async def queue_lock_for_authorizations(
             self, cardholder_ids: list[str], card_ids: list[str], now: datetime, *, card_since: datetime | None = None,

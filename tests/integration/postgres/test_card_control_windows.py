@@ -130,13 +130,15 @@ def test_usage_is_summed_as_far_back_as_the_limits_look_even_when_they_change_be
         SpendingLimit(amount=LIMIT, interval="monthly"),)))))
     stale = card  # the card as issued: no limits, so no window to sum
 
-    original = PostgresCards.recall_with_cards
+    # The process keeps cards by token as first read (the first authorization read it before its
+    # limits changed); should it read them again, it reads them as issued too.
+    original = PostgresCards.cards_by_tokens
 
-    async def recall_stale(self, message_ids, tokens):
-        stored, cards = await original(self, message_ids, tokens)
-        return stored, {token: stale if token == card.token else found for token, found in cards.items()}
+    async def read_stale(self, tokens):
+        cards = await original(self, tokens)
+        return {token: stale if token == card.token else found for token, found in cards.items()}
 
-    monkeypatch.setattr(PostgresCards, "recall_with_cards", recall_stale)
+    monkeypatch.setattr(PostgresCards, "cards_by_tokens", read_stale)
     over = w.authorize(card, 2_000)  # 4,000 earlier this month + 2,000 > 5,000
     assert (over["response_code"], over["decline_reason"]) == ("61", "spending_limit_exceeded")
     assert w.authorize(card, 1_000)["approved"]  # exactly 5,000
