@@ -23,7 +23,7 @@ from typing import Any
 
 import msgspec
 
-from application.cards.authorize_batch import LANES, MAX_BATCH, AuthorizationBatcher
+from application.cards.authorize_batch import MAX_BATCH, AuthorizationBatcher
 from application.cards.card_fx import CardFx
 from application.cards.common import (
     activity_event,
@@ -94,7 +94,7 @@ class Authorize:
 
     def __init__(self, transactions: Transactions, fx: CardFx, statuses: SubjectStatuses,
                  monitor: ActivityMonitor, decisions: DecisionWebhookClient, clock: Clock, ids: IdGenerator,
-                 *, batch_size: int = MAX_BATCH, lanes: int = LANES) -> None:
+                 *, batch_size: int = MAX_BATCH, batches_in_flight: int = 1) -> None:
         self._transactions = transactions
         self._decisions = decisions
         self._fx = fx
@@ -106,7 +106,7 @@ class Authorize:
         self._cards: dict[str, Card] = {}  # by token, as first read: only their identity is used
         self._alerts: asyncio.Future[None] | None = None  # the alert evaluation under way
         self._alerts_due = False
-        self._batcher = (AuthorizationBatcher(self, max_batch=batch_size, lanes=lanes)
+        self._batcher = (AuthorizationBatcher(self, max_batch=batch_size, max_in_flight=batches_in_flight)
                          if batch_size > 0 else None)
 
     async def drain(self) -> None:
@@ -147,10 +147,6 @@ class Authorize:
                 self._cards.clear()
             self._cards.update(await uow.cards.cards_by_tokens(unseen))
         return {t: card for t in tokens if (card := self._cards.get(t)) is not None}
-
-    def known_card(self, token: str) -> Card | None:
-        """The card of ``token`` if this process has read it (``cards_by_token``)."""
-        return self._cards.get(token)
 
     async def __call__(self, request: AuthorizationRequest) -> dict[str, Any]:
         if self._batcher is None:

@@ -5,20 +5,18 @@ and on the project's machines throughput is bound by the CPU those round trips c
 locks. Concurrent authorizations are therefore gathered, as ``CoalescingPostTransfers`` gathers
 ledger transfers, and decided together with a fixed number of set-based statements per batch:
 
-1. gather, per lane: whatever was queued in the lane while its previous batch ran, in arrival
-   order, up to ``max_batch`` messages. A card's lane is its settlement shard modulo ``lanes``
-   (when the program's shards split evenly; else lane 0), so lanes never share the settlement
-   account every hold of a shard credits, and one lane's batch takes its locks and decides while
-   another's writes commit. A lane's next batch starts as soon as its batch has committed;
+1. gather: whatever was queued while the previous batch ran, in arrival order, up to
+   ``max_batch`` messages (``max_in_flight`` batches at once; by default one, and a batch gives
+   its place to the next as soon as it has committed);
 2. one transaction. The cards by token come from a per-process cache of what never changes about
    a card (id, cardholder, program, account, currency: ``Authorize.cards_by_token``; one read for
    tokens not seen yet), programs likewise; then, on another connection and while step 3 takes
    the locks, what the one-by-one path also reads outside its locks: FX prices (cached rates) and
    the cardholders' sanctions statuses (one read);
 3. in the same transaction, one round trip (``uow.reads()``): all cardholders, then all cards
-   locked in ascending id order (``FOR UPDATE``, the same order as the one-by-one path and every
-   lane, so they never deadlock), the usage of every card and every cardholder (``GROUP BY``), the
-   ledger ``lock_snapshot`` for all the holds, the cardholders' recent activity for the real-time
+   locked in ascending id order (``FOR UPDATE``, the same order as the one-by-one path, so the two
+   never deadlock), the usage of every card and every cardholder (``GROUP BY``), the ledger
+   ``lock_snapshot`` for all the holds, the cardholders' recent activity for the real-time
    monitoring rules, read under the cardholders' locks so that it holds every approval committed
    before, in any process, and the messages answered before (``= ANY``), which are left out. The
    card's state and controls are those read under its lock. Then each message is decided **in
@@ -41,9 +39,7 @@ Guarantees kept from the one-by-one path (``Authorize.single``):
   second message with the same id *in the same batch* waits for the batch and then goes through
   the one-by-one path, which recalls the first one's answer;
 - the decisions are those of deciding the messages one after the other in arrival order under
-  the locks: N racing authorizations covered k times approve exactly k; limits hold. Across lanes
-  (one cardholder's cards may be in both) the order is that in which their batches took the
-  cardholder's lock;
+  the locks: N racing authorizations covered k times approve exactly k; limits hold;
 - programs with a decision webhook take the one-by-one path (the webhook is asked outside any
   transaction, and must not hold up the batch);
 - a batch that fails (after the unit of work's own retries of deadlocks and unique violations,
@@ -77,9 +73,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("bursar.cards.authorize")
 
 MAX_BATCH = 64
-
-LANES = 2
-"""Batches decided at once, each over the cards of its own settlement shards (``AuthorizationBatcher``)."""
 
 
 class _Message:
@@ -136,58 +129,43 @@ class _Decided(msgspec.Struct, frozen=True):
 
 
 class AuthorizationBatcher:
-    """Gathers messages into batches, one lane at a time per lane (see the module's docstring)."""
-
-    def __init__(self, authorize: Authorize, *, max_batch: int = MAX_BATCH, lanes: int = LANES) -> None:
+    def __init__(self, authorize: Authorize, *, max_batch: int = MAX_BATCH, max_in_flight: int = 1) -> None:
         self._auth = authorize
         self._max_batch = max_batch
-        self._lanes = lanes
-        self._queues: list[list[_Message]] = [[] for _ in range(lanes)]
-        self._busy = [False] * lanes
+        self._max_in_flight = max_in_flight
+        self._queue: list[_Message] = []
+        self._in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def __call__(self, request: AuthorizationRequest) -> dict[str, Any]:
         message = _Message(request, asyncio.get_running_loop().create_future())
-        lane = self._lane_of(request)
-        self._queues[lane].append(message)
-        self._dispatch(lane)
+        self._queue.append(message)
+        self._dispatch()
         return await message.future
 
     # -- gathering ----------------------------------------------------------------------------
 
-    def _lane_of(self, request: AuthorizationRequest) -> int:
-        """The lane of the card's settlement shard, when the shards split evenly into lanes; lane 0
-        for a card not seen yet or a program with fewer shards. Lanes then never share a settlement
-        account, the one account every hold of a shard credits, and a lane's batch can take its
-        locks while another's writes are committing."""
-        card = self._auth.known_card(request.card_token)
-        program = self._auth._programs.get(card.program_id) if card is not None else None
-        if program is None or program.settlement_shards % self._lanes:
-            return 0
-        return program.settlement_shard(card.id) % self._lanes
-
-    def _dispatch(self, lane: int) -> None:
-        queue = self._queues[lane]
-        if queue and not self._busy[lane]:
-            group, self._queues[lane] = queue[: self._max_batch], queue[self._max_batch:]
-            self._busy[lane] = True
-            self._spawn(self._run(lane, group))
+    def _dispatch(self) -> None:
+        while self._queue and self._in_flight < self._max_in_flight:
+            group, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch:]
+            self._in_flight += 1
+            self._spawn(self._run(group))
 
     def _spawn(self, coro) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, lane: int, group: list[_Message]) -> None:
+    async def _run(self, group: list[_Message]) -> None:
         released = False
 
         def release() -> None:
-            """Let the lane's next batch start (once this one has committed, or is over)."""
+            """Let the next batch start (once this one has committed, or is over)."""
             nonlocal released
             if not released:
                 released = True
-                self._busy[lane] = False
-                self._dispatch(lane)
+                self._in_flight -= 1
+                self._dispatch()
 
         try:
             await self._batch(group, release)

@@ -114,14 +114,10 @@ class Program(msgspec.Struct, frozen=True, kw_only=True):
             return [account_id]
         return [f"{account_id}:{k:02d}" for k in range(self.settlement_shards)]
 
-    def settlement_shard(self, card_id: str) -> int:
-        """The shard (0 to ``settlement_shards`` - 1) of the card's settlement and FX fee accounts."""
-        return zlib.crc32(card_id.encode()) % self.settlement_shards
-
     def _shard(self, account_id: str, card_id: str) -> str:
         if self.settlement_shards == 1:
             return account_id
-        return f"{account_id}:{self.settlement_shard(card_id):02d}"
+        return f"{account_id}:{zlib.crc32(card_id.encode()) % self.settlement_shards:02d}"
 
     def expiry_for(self, issued: datetime) -> tuple[int, int]:
         """(month, year) ``expiry_months`` after ``issued``'s month."""

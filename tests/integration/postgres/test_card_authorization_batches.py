@@ -252,32 +252,3 @@ def test_activity_whose_evaluation_failed_awaits_the_sweeper(vault_bootstrapped,
     assert before == (1, 1, [])
     assert after == (1, 0, [(f"auth:{request.message_id}", "large-eur")])
 
-
-def test_a_cardholders_limit_holds_across_lanes(vault_bootstrapped):
-    """With settlement shards, a card's batch runs in the lane of its shard, and lanes run at once.
-    One cardholder's cards in both lanes still share the tier's daily limit exactly: both lanes'
-    batches lock the cardholder, the second after the first commits."""
-
-    async def scenario(c):
-        tag = uuid.uuid4().hex[:8]
-        program, _ = await c.cards_create_program()(NewProgram(id=f"prog_{tag}", name="p", bin="456789",
-                                                               currency="EUR", settlement_shards=2))
-        holder = await c.cards_create_cardholder()(NewCardholder(name="Lane Tester", country="DE", id=f"ch_{tag}"),
-                                                   actor="test")
-        await c.cards_decide_kyc()(holder.cardholder.id, "verified", "basic")  # 100,000 a day over all cards
-        cards = []
-        for i in range(8):
-            card, _ = await c.cards_issue()(NewCard(cardholder_id=holder.cardholder.id, program_id=program.id),
-                                            f"card_{tag}_{i}")
-            await c.cards_fund()(card.id, Funding(id=f"fund-{tag}-{i}", amount=80_000, currency="EUR"))
-            cards.append(card)
-        authorize = c.cards_authorize()
-        # Declined for funds (counted nowhere), so that this process knows the cards and their lanes.
-        await asyncio.gather(*(authorize(_auth(card.token, 90_000)) for card in cards))
-        lanes = {authorize._batcher._lane_of(_auth(card.token, 1)) for card in cards}
-        answers = await asyncio.gather(*(authorize(_auth(cards[i % len(cards)].token, 25_000)) for i in range(12)))
-        return lanes, answers
-
-    lanes, answers = _run(vault_bootstrapped, scenario)
-    assert lanes == {0, 1}
-    assert sorted(a["response_code"] for a in answers) == ["00"] * 4 + ["61"] * 8
