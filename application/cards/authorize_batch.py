@@ -22,8 +22,9 @@ ledger transfers, and decided together with a fixed number of set-based statemen
    card's state and controls are those read under its lock. Then each message is decided **in
    memory, in arrival order**: the ``decline`` monitoring rules and the pure ``decide()``; an
    approval lowers the available balance and raises the usage and the recent activity that later
-   messages of the same card or cardholder see. The approved holds go through one ``execute_batch`` (each an independent item: a hold the ledger refuses becomes
-   a decline of that message only, ``ledger_<code>``) and one ``save``; the authorization
+   messages of the same card or cardholder see. The approved holds go through one
+   ``execute_batch`` (each an independent item: a hold the ledger refuses becomes a decline of
+   that message only, ``ledger_<code>``) and one ``save``; the authorization
    records, the outbox events, the network messages and the approved activity for monitoring
    are written in one pipelined block with the commit. The holds, their records and the
    activity therefore commit together: a crash loses none of them.
@@ -237,7 +238,7 @@ class AuthorizationBatcher:
         answers: dict[str, dict[str, Any]] = {}
         messages_rows: list[tuple[str, str, str, dict[str, Any], dict[str, Any], datetime]] = []
         outcome = None  # the ledger's holds, written with the records
-        if not live:
+        if not live:  # unknown cards and decision webhooks only: which were answered before
             async with uow.reads():
                 recalled = await uow.cards.queue_recall_messages([m.request.message_id for m in messages])
             stored = await recalled()
