@@ -294,9 +294,10 @@ class PostgresActivity(_Repository):
         return await self._queue_histories(subject_ids, since, None)
 
     async def _queue_histories(self, subject_ids: Sequence[str], since: datetime, until: datetime | None):
+        bounded = "" if until is None else "AND at <= %s "
         cur = await self._conn.execute(
             f"SELECT {_ACTIVITY_COLS} FROM core.compliance_activity WHERE subject_id = ANY(%s) AND at > %s "
-            "AND (%s::timestamptz IS NULL OR at <= %s) ORDER BY at, id", (sorted(set(subject_ids)), since, until, until))
+            f"{bounded}ORDER BY at, id", (sorted(set(subject_ids)), since, *([] if until is None else [until])))
 
         async def history() -> list[ActivityEvent]:
             return _events(await cur.fetchall())
