@@ -16,7 +16,7 @@ from typing import TypeVar
 from adapters.memory.queued import ready
 from application.ports.compliance import ListVersion
 from domain.compliance.cases import ACTIVE, Case, CaseEvent, CaseKind, CaseStatus
-from domain.compliance.monitoring import ActivityEvent, Alert, RuleSetVersion
+from domain.compliance.monitoring import ActivityEvent, Alert, RecentActivity, RecentQuery, RuleSetVersion, by_subject
 from domain.compliance.sanctions import SanctionsList
 from domain.compliance.subjects import ClearedMatch, StatusChange, Subject, SubjectScreening, SubjectStatus
 from domain.shared.errors import Conflict
@@ -206,9 +206,11 @@ class InMemoryActivity:
                        if e.subject_id in wanted and since < e.at and (until is None or e.at <= until)),
                       key=lambda e: (e.at, e.id))
 
-    async def queue_recent(self, subject_ids: Sequence[str], since: datetime
-                           ) -> Callable[[], Awaitable[list[ActivityEvent]]]:
-        return ready(await self.histories(subject_ids, since))
+    async def queue_recent(self, subject_ids: Sequence[str], now: datetime, query: RecentQuery
+                           ) -> Callable[[], Awaitable[dict[str, RecentActivity]]]:
+        seconds = max([query.rows_seconds or 0, *(t.window_seconds for t in query.tallies)])
+        rows = by_subject(await self.histories(subject_ids, now - timedelta(seconds=seconds)))
+        return ready({s: RecentActivity.from_rows(query, now, rows.get(s, [])) for s in subject_ids})
 
     async def append(self, events: Sequence[ActivityEvent], recorded_at: datetime) -> None:
         self._s.awaiting_alerts |= {e.id for e in events if await self.add(e, recorded_at)}

@@ -271,12 +271,13 @@ class PostgresCards:
         return result
 
     async def queue_lock_for_authorizations(self, cardholder_ids: list[str], card_ids: list[str], now: datetime, *,
-                                            card_since: datetime | None = None, holder_since: datetime | None = None):
+                                            card_since: datetime | None = None, holder_since: datetime | None = None,
+                                            with_card_usage: bool = True):
         """Five statements, queued in the caller's pipeline and run in order: ``plan_cache_mode =
         force_custom_plan`` for the rest of the transaction (as the ledger's locking does: a generic
         plan for ``= ANY`` chosen while the tables were small would keep scanning them sequentially
         as they grow); lock the cardholders, then the cards, each in ascending id order; then the
-        usage of every card and every holder."""
+        usage of every card (unless ``with_card_usage`` is false) and every holder."""
         holder_ids, card_ids = sorted(set(cardholder_ids)), sorted(set(card_ids))
         card_sql, card_params = _usage_sql("card_id", now, card_since)
         holder_sql, holder_params = _usage_sql("cardholder_id", now, holder_since)
@@ -285,13 +286,14 @@ class PostgresCards:
             f"SELECT {_HOLDER} FROM core.cardholders WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (holder_ids,))
         cards = await self._conn.execute(
             f"SELECT {_CARD} FROM core.cards WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (card_ids,))
-        card_usage = await self._conn.execute(card_sql, (*card_params, card_ids))
+        card_usage = await self._conn.execute(card_sql, (*card_params, card_ids)) if with_card_usage else None
         holder_usage = await self._conn.execute(holder_sql, (*holder_params, holder_ids))
 
         async def result() -> tuple[dict[str, Cardholder], dict[str, Card], dict[str, Usage], dict[str, Usage]]:
             return ({h.id: h for h in map(_holder, await holders.fetchall())},
                     {c.id: c for c in map(_card, await cards.fetchall())},
-                    _usages(card_ids, await card_usage.fetchall()), _usages(holder_ids, await holder_usage.fetchall()))
+                    _usages(card_ids, await card_usage.fetchall() if card_usage is not None else []),
+                    _usages(holder_ids, await holder_usage.fetchall()))
 
         return result
 

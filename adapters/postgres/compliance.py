@@ -21,7 +21,17 @@ from psycopg.types.json import Jsonb
 from adapters.postgres.transactions import TransactionRunner
 from application.ports.compliance import ListVersion
 from domain.compliance.cases import Case, CaseEvent, CaseKind, CaseStatus
-from domain.compliance.monitoring import ActivityEvent, Alert, RuleSet, RuleSetVersion
+from domain.compliance.monitoring import (
+    ActivityEvent,
+    Alert,
+    Counted,
+    RecentActivity,
+    RecentQuery,
+    RuleSet,
+    RuleSetVersion,
+    Tally,
+    by_subject,
+)
 from domain.compliance.sanctions import SanctionsEntry, SanctionsList
 from domain.compliance.screening import Match
 from domain.compliance.subjects import ClearedMatch, StatusChange, Subject, SubjectScreening, SubjectStatus
@@ -290,8 +300,27 @@ class PostgresActivity(_Repository):
     async def histories(self, subject_ids: Sequence[str], since: datetime, until: datetime) -> list[ActivityEvent]:
         return await (await self._queue_histories(subject_ids, since, until))()
 
-    async def queue_recent(self, subject_ids: Sequence[str], since: datetime):
-        return await self._queue_histories(subject_ids, since, None)
+    async def queue_recent(self, subject_ids: Sequence[str], now: datetime, query: RecentQuery):
+        ids = sorted(set(subject_ids))
+        if query.rows_seconds is not None:
+            seconds = max([query.rows_seconds, *(t.window_seconds for t in query.tallies)])
+            rows = await self._queue_histories(ids, now - timedelta(seconds=seconds), None)
+
+            async def from_rows() -> dict[str, RecentActivity]:
+                grouped = by_subject(await rows())
+                return {s: RecentActivity.from_rows(query, now, grouped.get(s, [])) for s in ids}
+
+            return from_rows
+        sql, params = _tallies_sql(query.tallies)
+        cur = await self._conn.execute(sql, {**params, "ids": ids, "now": now})
+
+        async def tallied() -> dict[str, RecentActivity]:
+            width = len(query.tallies)
+            return {r[0]: RecentActivity(now, r[1], {t: Counted(r[2 + i], int(r[2 + width + i]))
+                                                    for i, t in enumerate(query.tallies)})
+                    for r in await cur.fetchall()}
+
+        return tallied
 
     async def _queue_histories(self, subject_ids: Sequence[str], since: datetime, until: datetime | None):
         bounded = "" if until is None else "AND at <= %s "
@@ -332,6 +361,34 @@ class PostgresActivity(_Repository):
             (limit, lookback))
         history = _events(rows)
         return [e for e, r in zip(history, rows, strict=True) if r[9]], history
+
+
+@functools.lru_cache(maxsize=64)
+def _tallies_sql(tallies: tuple[Tally, ...]) -> tuple[str, dict[str, Any]]:
+    """One row per subject (``%(ids)s``): the latest activity's time, then each tally's count, then
+    each tally's sum, over the windows ending at ``%(now)s`` or that time if later (``RecentActivity``).
+    Summed in the database through the (subject_id, at) index, one subject at a time."""
+    params: dict[str, Any] = {}
+    counts, sums = [], []
+    for i, t in enumerate(tallies):
+        where = [f"at > r.at0 - %(window{i})s", f"kind = ANY(%(kinds{i})s)"]
+        params[f"window{i}"], params[f"kinds{i}"] = timedelta(seconds=t.window_seconds), list(t.kinds)
+        for name, test, value in (("currency", "currency =", t.currency), ("min", "amount >=", t.min_amount),
+                                  ("below", "amount <", t.below)):
+            if value is not None:
+                params[f"{name}{i}"] = value
+                where.append(f"{test} %({name}{i})s")
+        counts.append(f"count(*) FILTER (WHERE {' AND '.join(where)})")
+        sums.append(f"coalesce(sum(amount) FILTER (WHERE {' AND '.join(where)}), 0)")
+    columns = ["s.id", "r.latest"]
+    joins = ["CROSS JOIN LATERAL (SELECT max(at) AS latest, greatest(%(now)s, max(at)) AS at0 "
+             "FROM core.compliance_activity WHERE subject_id = s.id) r"]
+    if tallies:
+        params["widest"] = timedelta(seconds=max(t.window_seconds for t in tallies))
+        columns.append("t.*")
+        joins.append(f"CROSS JOIN LATERAL (SELECT {', '.join(counts + sums)} FROM core.compliance_activity "
+                     "WHERE subject_id = s.id AND at > r.at0 - %(widest)s) t")
+    return f"SELECT {', '.join(columns)} FROM unnest(%(ids)s::text[]) AS s(id) {' '.join(joins)}", params
 
 
 def _events(rows: Sequence[Sequence[Any]]) -> list[ActivityEvent]:

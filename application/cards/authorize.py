@@ -51,7 +51,7 @@ from domain.cards.authorization import (
 )
 from domain.cards.model import Card, Program
 from domain.cards.records import Authorization
-from domain.compliance.monitoring import ActivityEvent, RuleSet, decided_after, validate_event
+from domain.compliance.monitoring import ActivityEvent, RuleSet, validate_event
 from domain.events import AUTHORIZATION_APPROVED, AUTHORIZATION_DECLINED
 from domain.fx.conversion import Conversion
 from domain.ledger import CreateTransfer, LedgerSnapshot, execute_batch
@@ -309,11 +309,12 @@ async def _monitoring(uow: UnitOfWork, outside: _Outside, now: datetime) -> tupl
     rules = outside.rules
     if not rules.active("decline"):
         return outside.event, ()
+    subject_id = outside.event.subject_id
     async with uow.reads():
-        recent = await uow.activity.queue_recent([outside.event.subject_id], now - rules.lookback("decline"))
-    history = await recent()
-    event = decided_after(outside.event, history)
-    return event, tuple(hit.rule_id for hit in rules.evaluate(event, history, "decline"))
+        recent = await uow.activity.queue_recent([subject_id], now, rules.recent_query())
+    activity = (await recent())[subject_id]
+    event = activity.stamp(outside.event)
+    return event, tuple(hit.rule_id for hit in activity.hits(rules, event))
 
 
 def _record(auth_id: str, request: AuthorizationRequest, card: Card, decision: Decision, hold_id: str,

@@ -17,7 +17,8 @@ ledger transfers, and decided together with a fixed number of set-based statemen
    locked in ascending id order (``FOR UPDATE``, the same order as the one-by-one path, so the two
    never deadlock), the usage of every card and every cardholder (``GROUP BY``), the ledger
    ``lock_snapshot`` for all the holds, the cardholders' recent activity for the real-time
-   monitoring rules, read under the cardholders' locks so that it holds every approval committed
+   monitoring rules (a row of tallies per cardholder: ``ActivityLog.queue_recent``), read under
+   the cardholders' locks so that it holds every approval committed
    before, in any process, and the messages answered before (``= ANY``), which are left out. The
    card's state and controls are those read under its lock. Then each message is decided **in
    memory, in arrival order**: the ``decline`` monitoring rules and the pure ``decide()``; an
@@ -60,10 +61,10 @@ import msgspec
 from application.cards.common import activity_event, hold_for, refused_by_ledger, request_hash, same_request
 from application.ports.unit_of_work import UnitOfWork
 from domain.cards.authorization import AuthorizationRequest, Context, Decision, decide, decline
-from domain.cards.controls import WINDOWS, Usage, earliest, usage_since
+from domain.cards.controls import WINDOWS, Usage, counts_usage, earliest, usage_since
 from domain.cards.model import Card, Program, tier_usage_since
 from domain.cards.records import Authorization
-from domain.compliance.monitoring import ActivityEvent, by_subject, decided_after, validate_event
+from domain.compliance.monitoring import ActivityEvent, validate_event
 from domain.events import AUTHORIZATION_APPROVED, AUTHORIZATION_DECLINED, Event
 from domain.fx.conversion import Conversion
 from domain.ledger import CreateTransfer, execute_batch
@@ -249,7 +250,8 @@ class AuthorizationBatcher:
             try:
                 # Usage is summed only as far back as the limits look (the cards' as read before the
                 # lock; the tiers' are fixed); checked again against the locked cards below.
-                card_since = usage_since([m.card.controls.merged_over(m.program.controls) for m in live], now)
+                controls = [m.card.controls.merged_over(m.program.controls) for m in live]
+                card_since, with_card_usage = usage_since(controls, now), any(map(counts_usage, controls))
                 holds: dict[str, CreateTransfer] = {}
                 for m in live:  # amounts are set once decided (below): the locks need the accounts only
                     holds[m.request.message_id] = hold_for(f"auth_{auth._ids.new_id()}", m.card, m.program, 1)
@@ -257,23 +259,25 @@ class AuthorizationBatcher:
                 # order, and the cardholders' recent activity read under their locks, so the
                 # real-time check counts every approval committed before, in any process.
                 rules = (await auth._monitor.rules_in_force()).rules
-                lookback = rules.lookback("decline")
                 async with uow.reads():  # the messages answered before, read under the locks too
                     locked = await uow.cards.queue_lock_for_authorizations(
                         [m.card.cardholder_id for m in live], [m.card.id for m in live], now,
-                        card_since=card_since, holder_since=tier_usage_since(now))
+                        card_since=card_since, holder_since=tier_usage_since(now), with_card_usage=with_card_usage)
                     ledger = await uow.ledger.queue_lock_snapshot(list(holds.values()), now)
-                    recent = (await uow.activity.queue_recent([m.card.cardholder_id for m in live], now - lookback)
+                    recent = (await uow.activity.queue_recent([m.card.cardholder_id for m in live], now,
+                                                              rules.recent_query())
                               if rules.active("decline") else None)
                     recalled = await uow.cards.queue_recall_messages([m.request.message_id for m in messages])
                 holders, cards, card_usage, holder_usage = await locked()
                 snapshot = await ledger()
-                history = by_subject(await recent()) if recent is not None else {}
+                activity = await recent() if recent is not None else {}
                 stored = await recalled()
                 live = [m for m in live if m.request.message_id not in stored]
                 for m in live:  # a card whose limits widened meanwhile: its usage summed further back
-                    needed = usage_since([cards[m.card.id].controls.merged_over(m.program.controls)], now)
-                    if earliest(needed, card_since) != card_since:
+                    locked_controls = cards[m.card.id].controls.merged_over(m.program.controls)
+                    needed = usage_since([locked_controls], now)
+                    if (earliest(needed, card_since) != card_since
+                            or not with_card_usage and counts_usage(locked_controls)):
                         card_usage[m.card.id] = await uow.cards.usage(card_id=m.card.id, now=now, since=needed)
             except BaseException:
                 outside.cancel()
@@ -285,9 +289,9 @@ class AuthorizationBatcher:
             timed: dict[str, ActivityEvent] = {}  # each message's activity, stamped after all it follows
             for m in live:  # in arrival order, each seeing the approvals before it
                 card = cards[m.card.id]
-                recent_activity = history.setdefault(card.cardholder_id, [])
-                event = timed[m.request.message_id] = decided_after(m.event, recent_activity)
-                hits = rules.evaluate(event, recent_activity, "decline") if recent is not None else ()
+                subject = activity.get(card.cardholder_id)
+                event = timed[m.request.message_id] = subject.stamp(m.event) if subject else m.event
+                hits = subject.hits(rules, event) if subject else ()
                 ctx = Context(card=card, program=m.program, cardholder=holders[card.cardholder_id],
                               sanctions_status=m.sanctions, card_usage=card_usage[card.id],
                               holder_usage=holder_usage[card.cardholder_id], available=available[card.account_id],
@@ -295,7 +299,8 @@ class AuthorizationBatcher:
                               monitoring_hits=tuple(hit.rule_id for hit in hits))
                 decision = decide(m.request, ctx, now)
                 if decision.approved:
-                    recent_activity.append(event)
+                    if subject:
+                        subject.add(event)
                     available[card.account_id] -= decision.card_amount
                     card_usage[card.id] = _plus(card_usage[card.id], decision.card_amount)
                     holder_usage[card.cardholder_id] = _plus(holder_usage[card.cardholder_id], decision.card_amount)

@@ -65,12 +65,13 @@ class CardsRepository(Protocol):
         ...
     async def queue_lock_for_authorizations(
             self, cardholder_ids: list[str], card_ids: list[str], now: datetime, *, card_since: datetime | None = None,
-            holder_since: datetime | None = None,
+            holder_since: datetime | None = None, with_card_usage: bool = True,
     ) -> Callable[[], Awaitable[tuple[dict[str, Cardholder], dict[str, Card], dict[str, Usage], dict[str, Usage]]]]:
         """Lock the cardholders, then the cards, each in ascending id order, and read the usage of
         every card and every cardholder (from ``card_since`` / ``holder_since``, as ``usage``),
         queued in the caller's ``uow.reads()`` block: ``(holders, cards, card usage, holder usage)``
-        by id."""
+        by id. Without ``with_card_usage`` (no card has a limit over a window: ``counts_usage``)
+        the cards' usage is not read, and is zero."""
         ...
     async def add_authorizations(self, authorizations: list[Authorization]) -> None: ...
     async def remember_messages(self, messages: list[tuple[str, str, str, dict[str, Any], dict[str, Any], datetime]]

@@ -16,7 +16,7 @@ from typing import Protocol, TypeVar
 import msgspec
 
 from domain.compliance.cases import Case, CaseEvent, CaseKind, CaseStatus
-from domain.compliance.monitoring import ActivityEvent, Alert, RuleHit, RuleSetVersion
+from domain.compliance.monitoring import ActivityEvent, Alert, RecentActivity, RecentQuery, RuleHit, RuleSetVersion
 from domain.compliance.sanctions import SanctionsList
 from domain.compliance.subjects import ClearedMatch, StatusChange, Subject, SubjectScreening, SubjectStatus
 
@@ -137,12 +137,14 @@ class ActivityLog(Protocol):
         as it is. Write-only: it may travel in a unit of work's ``writes()`` block."""
         ...
 
-    async def queue_recent(self, subject_ids: Sequence[str], since: datetime
-                           ) -> Callable[[], Awaitable[list[ActivityEvent]]]:
-        """The subjects' activity with ``since < at``, oldest first, queued in the caller's
-        ``uow.reads()`` block: the real-time monitoring check of an authorization, read under the
-        cardholders' locks. No upper bound: activity stamped later than the caller's clock (another
-        process's, or committed while the caller waited for the lock) was still decided before."""
+    async def queue_recent(self, subject_ids: Sequence[str], now: datetime, query: RecentQuery
+                           ) -> Callable[[], Awaitable[dict[str, RecentActivity]]]:
+        """Each subject's recent activity as the real-time monitoring rules need it (``query``:
+        their tallies, or the rows when a rule needs them) for judging activity at ``now``, queued
+        in the caller's ``uow.reads()`` block: read under the cardholders' locks by an
+        authorization. Every subject asked for is in the answer. The windows end at ``now`` or at
+        the latest activity stored, if later (stamped by another process's clock, or committed
+        while the caller waited for the lock: still decided before)."""
         ...
 
 

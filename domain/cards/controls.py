@@ -94,6 +94,11 @@ def usage_since(controls: Iterable[Controls], now: datetime) -> datetime | None:
     return windows_since((interval for c in controls for interval in c.intervals()), now)
 
 
+def counts_usage(controls: Controls) -> bool:
+    """Whether ``controls`` have a limit over a window: one that needs the usage so far."""
+    return any(interval != "per_authorization" for interval in controls.intervals())
+
+
 def windows_since(intervals: Iterable[Interval], now: datetime) -> datetime | None:
     """The earliest start of the current windows of ``intervals`` (see ``usage_since``)."""
     since = now

@@ -25,6 +25,12 @@ recorded activity, raising alerts for a person to review. The rule types:
 The rules that look at one kind of activity take ``kinds`` (default: authorizations only); the
 activity being evaluated must be of one of them, and so must the history they count.
 
+**Real time reads tallies, not rows.** The windowed rules ``velocity`` and ``structuring`` need
+only a count and a sum of the activity that matches them (``Rule.tallies``); a store sums those
+where the activity is kept (``RecentActivity``), so a real-time check reads one row per subject
+however busy the subject is. A rule that needs the rows themselves (``funding_then_spending``) is
+given them. Both ways share one judgement (``_judge``), fed by ``Tally.over`` on rows.
+
 **Windows** end at the activity being evaluated and reach back ``window_seconds``: an earlier
 activity is inside when it happened *less* than ``window_seconds`` before (``at - window < t <=
 at``). Amounts are integer minor units; a rule with a ``currency`` ignores other currencies.
@@ -35,9 +41,9 @@ Error codes: ``invalid_rules`` (a document that is not a valid rule set), ``inva
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Annotated, Final, Literal
+from typing import Annotated, Final, Literal, NamedTuple
 
 import msgspec
 from msgspec import Meta
@@ -94,13 +100,40 @@ def by_subject(history: Iterable[ActivityEvent]) -> dict[str, list[ActivityEvent
     return grouped
 
 
-def decided_after(event: ActivityEvent, history: Iterable[ActivityEvent]) -> ActivityEvent:
-    """``event`` stamped no earlier than the latest of ``history``. A real-time check runs under its
-    subject's lock, so every activity it reads was decided before it, whatever the clock of the
-    process that stamped it said; an event stamped earlier would not count it (``RuleSet.evaluate``
-    ignores activity after the event)."""
-    latest = max((e.at for e in history), default=event.at)
-    return event if latest <= event.at else msgspec.structs.replace(event, at=latest)
+class Counted(NamedTuple):
+    """How many activities a tally counted, and their amounts' sum (minor units)."""
+
+    count: int
+    amount: int
+
+
+class Tally(msgspec.Struct, frozen=True, kw_only=True):
+    """A count and sum a windowed rule needs of a subject's earlier activity: the activities of
+    ``kinds`` (in ``currency`` when given, with ``min_amount <= amount < below`` when given) inside
+    the window of ``window_seconds`` that ends at the activity judged."""
+
+    window_seconds: int
+    kinds: tuple[ActivityKind, ...]
+    currency: str | None = None
+    min_amount: int | None = None
+    below: int | None = None
+
+    def counts(self, event: ActivityEvent) -> bool:
+        """Whether ``event`` is of the kind, currency and amount counted (its time aside)."""
+        return (event.kind in self.kinds and (self.currency is None or event.currency == self.currency)
+                and (self.min_amount is None or event.amount >= self.min_amount)
+                and (self.below is None or event.amount < self.below))
+
+    def over(self, history: Iterable[ActivityEvent], at: datetime, excluding: str | None = None) -> Counted:
+        """The tally of ``history`` in the window ending at ``at`` (the activity ``excluding`` aside:
+        the one judged)."""
+        start = at - timedelta(seconds=self.window_seconds)
+        count = amount = 0
+        for e in history:
+            if start < e.at <= at and e.id != excluding and self.counts(e):
+                count += 1
+                amount += e.amount
+        return Counted(count, amount)
 
 
 def validate_event(event: ActivityEvent) -> None:
@@ -168,11 +201,27 @@ class _Rule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
         """How far back the rule looks, in seconds (0: only at the activity itself)."""
         return 0
 
+    def tallies(self) -> tuple[Tally, ...] | None:
+        """What the rule counts of earlier activity (none: it looks at the activity alone), or
+        ``None`` when it needs the rows themselves."""
+        return ()
+
+    def hit_tallied(self, event: ActivityEvent, counted: Mapping[Tally, Counted]) -> RuleHit | None:
+        """``hit`` from the tallies of earlier activity (``counted`` holds at least ``tallies()``)."""
+        reason = self._judge(event, counted)
+        return None if reason is None else RuleHit(rule_id=self.id, type=self.type_name(), action=self.action,
+                                                    reason=reason)
+
     def type_name(self) -> str:
         """The rule's ``type`` in the document."""
         return str(self.__struct_config__.tag)
 
     def _reason(self, event: ActivityEvent, history: Sequence[ActivityEvent]) -> str | None:
+        tallies = self.tallies()
+        assert tallies is not None, f"{self.type_name()} needs the rows: it overrides _reason"
+        return self._judge(event, {t: t.over(history, event.at, event.id) for t in tallies})
+
+    def _judge(self, event: ActivityEvent, counted: Mapping[Tally, Counted]) -> str | None:
         raise NotImplementedError
 
 
@@ -183,7 +232,7 @@ class AmountThreshold(_Rule, frozen=True, kw_only=True, tag="amount_threshold"):
     threshold: Amount
     kinds: Kinds = ("authorization",)
 
-    def _reason(self, event: ActivityEvent, history: Sequence[ActivityEvent]) -> str | None:
+    def _judge(self, event: ActivityEvent, counted: Mapping[Tally, Counted]) -> str | None:
         if event.kind in self.kinds and event.currency == self.currency and event.amount >= self.threshold:
             return f"{event.kind} of {_money(event.amount, event.currency)} is at or above {_money(self.threshold, self.currency)}"
         return None
@@ -207,17 +256,21 @@ class Velocity(_Rule, frozen=True, kw_only=True, tag="velocity"):
     def lookback(self) -> int:
         return self.window_seconds
 
-    def _applies(self, event: ActivityEvent) -> bool:
-        return event.kind in self.kinds and (self.currency is None or event.currency == self.currency)
+    def tallies(self) -> tuple[Tally, ...]:
+        return (self._tally(),)
 
-    def _reason(self, event: ActivityEvent, history: Sequence[ActivityEvent]) -> str | None:
-        if not self._applies(event):
+    def _tally(self) -> Tally:
+        return Tally(window_seconds=self.window_seconds, kinds=self.kinds, currency=self.currency)
+
+    def _judge(self, event: ActivityEvent, counted: Mapping[Tally, Counted]) -> str | None:
+        tally = self._tally()
+        if not tally.counts(event):
             return None
-        counted = [e for e in _within(history, event, self.window_seconds) if self._applies(e)] + [event]
+        before = counted[tally]
+        count, total = before.count + 1, before.amount + event.amount
         window = _duration(self.window_seconds)
-        if self.max_count is not None and len(counted) > self.max_count:
-            return f"{len(counted)} {_plural(self.kinds)} within {window}, more than {self.max_count}"
-        total = sum(e.amount for e in counted)
+        if self.max_count is not None and count > self.max_count:
+            return f"{count} {_plural(self.kinds)} within {window}, more than {self.max_count}"
         if self.max_amount is not None and total > self.max_amount:
             return (f"{_money(total, self.currency or event.currency)} of {_plural(self.kinds)} within {window}, "
                     f"more than {_money(self.max_amount, self.currency or event.currency)}")
@@ -242,14 +295,19 @@ class Structuring(_Rule, frozen=True, kw_only=True, tag="structuring"):
     def lookback(self) -> int:
         return self.window_seconds
 
-    def _just_under(self, event: ActivityEvent) -> bool:
-        return (event.kind in self.kinds and event.currency == self.currency
-                and self.threshold - self.margin <= event.amount < self.threshold)
+    def tallies(self) -> tuple[Tally, ...]:
+        return (self._tally(),)
 
-    def _reason(self, event: ActivityEvent, history: Sequence[ActivityEvent]) -> str | None:
-        if not self._just_under(event):
+    def _tally(self) -> Tally:
+        """The activities just under the threshold."""
+        return Tally(window_seconds=self.window_seconds, kinds=self.kinds, currency=self.currency,
+                     min_amount=self.threshold - self.margin, below=self.threshold)
+
+    def _judge(self, event: ActivityEvent, counted: Mapping[Tally, Counted]) -> str | None:
+        tally = self._tally()
+        if not tally.counts(event):
             return None
-        count = 1 + sum(1 for e in _within(history, event, self.window_seconds) if self._just_under(e))
+        count = 1 + counted[tally].count
         if count < self.min_count:
             return None
         return (f"{count} {_plural(self.kinds)} between {_money(self.threshold - self.margin, self.currency)} "
@@ -267,7 +325,7 @@ class HighRisk(_Rule, frozen=True, kw_only=True, tag="high_risk"):
         if not self.mccs and not self.countries:
             raise ValueError(f"high_risk rule {self.id}: give mccs, countries or both")
 
-    def _reason(self, event: ActivityEvent, history: Sequence[ActivityEvent]) -> str | None:
+    def _judge(self, event: ActivityEvent, counted: Mapping[Tally, Counted]) -> str | None:
         if event.kind not in self.kinds:
             return None
         found = []
@@ -290,6 +348,9 @@ class FundingThenSpending(_Rule, frozen=True, kw_only=True, tag="funding_then_sp
 
     def lookback(self) -> int:
         return self.window_seconds
+
+    def tallies(self) -> None:
+        return None  # the authorizations since the first funding: the rows themselves
 
     def _reason(self, event: ActivityEvent, history: Sequence[ActivityEvent]) -> str | None:
         if event.kind != "authorization" or event.currency != self.currency:
@@ -329,11 +390,83 @@ class RuleSet(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
         """How much history the enabled rules of ``action`` need."""
         return timedelta(seconds=max((r.lookback() for r in self.active(action)), default=0))
 
+    def recent_query(self) -> RecentQuery:
+        """What the real-time (``decline``) rules need of a subject's recent activity."""
+        rules = self.active("decline")
+        needs = [r.tallies() for r in rules]
+        rows = any(t is None for t in needs)
+        return RecentQuery(tallies=() if rows else tuple(dict.fromkeys(t for ts in needs for t in ts or ())),
+                           rows_seconds=max((r.lookback() for r in rules), default=0) if rows else None)
+
     def evaluate(self, event: ActivityEvent, history: Iterable[ActivityEvent], action: RuleAction) -> tuple[RuleHit, ...]:
         """The enabled rules of ``action`` that fire on ``event``, given the subject's earlier
         activity (``history``; the event itself and activity after it are ignored)."""
         past = [e for e in history if e.id != event.id and e.subject_id == event.subject_id and e.at <= event.at]
         return tuple(hit for rule in self.active(action) if (hit := rule.hit(event, past)) is not None)
+
+
+class RecentQuery(msgspec.Struct, frozen=True, kw_only=True):
+    """What a store reads of a subject's recent activity for the real-time rules: the ``tallies``
+    (summed where the activity is kept), or, when a rule needs the rows themselves, the rows of the
+    last ``rows_seconds`` (and the tallies are then counted from them)."""
+
+    tallies: tuple[Tally, ...] = ()
+    rows_seconds: int | None = None
+
+
+class RecentActivity:
+    """A subject's recent activity as the real-time rules see it when judging activity at ``now``,
+    read under the subject's lock: every activity stored was decided before, however its time was
+    stamped, so the activity judged is stamped no earlier than the latest stored (``at``), and
+    the windows end there: an event stamped earlier would not count that activity (``RuleSet.evaluate``
+    ignores activity after the event). Activity approved after the read (earlier in the
+    same batch) is ``add``-ed, so later activity counts it.
+
+    Built by a store from its tallies (``latest`` and ``counted``), or from rows (``from_rows``)."""
+
+    def __init__(self, now: datetime, latest: datetime | None, counted: Mapping[Tally, Counted],
+                 rows: list[ActivityEvent] | None = None) -> None:
+        self.at = now if latest is None or latest <= now else latest
+        self._counted = dict(counted)
+        self._rows = rows
+
+    @classmethod
+    def from_rows(cls, query: RecentQuery, now: datetime, rows: Sequence[ActivityEvent]) -> RecentActivity:
+        """From the subject's rows of the last ``max(rows_seconds, the tallies' windows)`` before
+        ``now`` and everything stored after it."""
+        latest = max((e.at for e in rows), default=None)
+        at = now if latest is None or latest <= now else latest
+        return cls(now, latest, {t: t.over(rows, at) for t in query.tallies},
+                   list(rows) if query.rows_seconds is not None else None)
+
+    @property
+    def counted(self) -> Mapping[Tally, Counted]:
+        """The tallies so far (empty when the rules are given the rows)."""
+        return dict(self._counted)
+
+    def stamp(self, event: ActivityEvent) -> ActivityEvent:
+        """``event`` (of ``now``) at the time the windows end."""
+        return event if event.at == self.at else msgspec.structs.replace(event, at=self.at)
+
+    def hits(self, rules: RuleSet, event: ActivityEvent) -> tuple[RuleHit, ...]:
+        """The real-time rules ``event`` (stamped) breaks."""
+        self._check_stamped(event)
+        rows = self._rows
+        return tuple(hit for rule in rules.active("decline")
+                     if (hit := rule.hit(event, rows) if rows is not None else rule.hit_tallied(event, self._counted)))
+
+    def add(self, event: ActivityEvent) -> None:
+        """Count ``event`` (stamped, approved) for the activity judged after it."""
+        self._check_stamped(event)
+        for tally, (count, amount) in self._counted.items():
+            if tally.counts(event):
+                self._counted[tally] = Counted(count + 1, amount + event.amount)
+        if self._rows is not None:
+            self._rows.append(event)
+
+    def _check_stamped(self, event: ActivityEvent) -> None:
+        if event.at != self.at:
+            raise ValueError("stamp the event first: the windows end at its time")
 
 
 class RuleSetVersion(msgspec.Struct, frozen=True, kw_only=True):

@@ -7,9 +7,20 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import msgspec
 import pytest
 
-from domain.compliance.monitoring import AmountThreshold, RuleSet, Velocity
+from domain.compliance.monitoring import (
+    ActivityEvent,
+    AmountThreshold,
+    Counted,
+    FundingThenSpending,
+    RecentActivity,
+    RecentQuery,
+    RuleSet,
+    Tally,
+    Velocity,
+)
 from domain.compliance.subjects import Party
 from tests.contract.test_compliance_repositories import (  # noqa: F401  (fixtures)
     ELVIS,
@@ -90,5 +101,91 @@ def test_concurrent_evaluations_share_the_awaiting_activity(compliance_run):
         # Each subject acts every 5 seconds: from its third event on, more than two within a
         # minute. Each event evaluated once, whichever evaluation took it.
         assert sorted(raised) == sorted((e.id, "busy") for i, e in enumerate(events) if i >= 10)
+
+    compliance_run(scenario)
+
+
+NOW = T0 + timedelta(hours=2)
+TALLIES = (
+    Tally(window_seconds=60, kinds=("authorization",)),
+    Tally(window_seconds=60, kinds=("authorization",), currency="USD"),
+    Tally(window_seconds=3600, kinds=("funding", "authorization"), currency="USD", min_amount=900_000,
+          below=1_000_000),
+)
+
+
+def _activity(c: Compliance, name: str, subject: str, seconds: float, *, kind="authorization", amount=1_000,
+              currency="USD") -> ActivityEvent:
+    """Activity ``seconds`` from ``NOW`` (negative: before)."""
+    return msgspec.structs.replace(_event(c, name, subject=subject, kind=kind, amount=amount),
+                                   currency=currency, at=NOW + timedelta(seconds=seconds))
+
+
+def _recent_scenario(c: Compliance) -> list[ActivityEvent]:
+    """A busy subject with activity at and around the windows' edges, one whose latest activity is
+    stamped after NOW (its windows end there), one with activity outside every window."""
+    busy = [
+        _activity(c, "b-edge", "busy", -60), _activity(c, "b-in", "busy", -59.999),
+        _activity(c, "b-eur", "busy", -10, currency="EUR"), _activity(c, "b-fund", "busy", -5, kind="funding"),
+        _activity(c, "b-now", "busy", 0, amount=2_000),
+        _activity(c, "b-band-lo", "busy", -3599, amount=900_000), _activity(c, "b-band-hi", "busy", -30, amount=999_999),
+        _activity(c, "b-at-threshold", "busy", -20, amount=1_000_000),
+        _activity(c, "b-under-band", "busy", -25, amount=899_999),
+        _activity(c, "b-band-fund", "busy", -40, kind="funding", amount=950_000),
+        _activity(c, "b-band-old", "busy", -3600, amount=950_000),
+    ]
+    ahead = [_activity(c, "a-old", "ahead", -57), _activity(c, "a-in", "ahead", -50),
+             _activity(c, "a-late", "ahead", 5)]
+    quiet = [_activity(c, "q-old", "quiet", -7200)]
+    return busy + ahead + quiet
+
+
+def test_recent_activity_tallies_in_the_store_what_the_rows_hold(compliance_run):
+    """``queue_recent``: the tallies the store sums equal those counted from the rows, at the
+    windows' edges (a window ends at NOW, or at later activity, and reaches back exclusively)."""
+    async def scenario(c: Compliance):
+        stored = _recent_scenario(c)
+        await c.uow(lambda uow: uow.activity.append(stored, T0))
+        subjects = [c.id(s) for s in ("busy", "ahead", "quiet", "never")]
+        query = RecentQuery(tallies=TALLIES)
+
+        async def read(uow):
+            return await (await uow.activity.queue_recent(subjects, NOW, query))()
+
+        got = await c.uow(read)
+        assert sorted(got) == sorted(subjects)
+        for s in subjects:
+            expected = RecentActivity.from_rows(query, NOW, [e for e in stored if e.subject_id == s])
+            assert (got[s].at, got[s].counted) == (expected.at, expected.counted), s
+        minute, minute_usd, band = TALLIES
+        assert got[c.id("busy")].counted == {minute: Counted(6, 2_903_998), minute_usd: Counted(5, 2_902_998),
+                                             band: Counted(3, 2_849_999)}
+        assert got[c.id("ahead")].at == NOW + timedelta(seconds=5)
+        assert got[c.id("ahead")].counted[minute] == Counted(2, 2_000)  # -57 s is outside a window ending at +5 s
+        assert got[c.id("quiet")].at == NOW and got[c.id("quiet")].counted[minute] == Counted(0, 0)
+
+    compliance_run(scenario)
+
+
+def test_recent_activity_gives_the_rows_to_a_rule_that_needs_them(compliance_run):
+    async def scenario(c: Compliance):
+        stored = _recent_scenario(c)
+        await c.uow(lambda uow: uow.activity.append(stored, T0))
+        rules = RuleSet(rules=(
+            Velocity(id="burst", action="decline", window_seconds=60, max_count=5),
+            FundingThenSpending(id="pass-through", action="decline", currency="USD", window_seconds=3600,
+                                min_funding=900_000, min_spent_bps=100),
+        ))
+        query = rules.recent_query()
+        assert query.rows_seconds == 3600 and not query.tallies
+
+        async def read(uow):
+            return await (await uow.activity.queue_recent([c.id("busy")], NOW, query))()
+
+        activity = (await c.uow(read))[c.id("busy")]
+        message = _activity(c, "message", "busy", 0, amount=5_000)
+        history = [e for e in stored if e.subject_id == c.id("busy")]
+        assert activity.hits(rules, message) == rules.evaluate(message, history, "decline")
+        assert [h.rule_id for h in activity.hits(rules, message)] == ["burst", "pass-through"]
 
     compliance_run(scenario)

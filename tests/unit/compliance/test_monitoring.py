@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from adapters.compliance_data import DEFAULT_RULES, load_default_rules
 from domain.compliance.monitoring import (
@@ -15,8 +18,10 @@ from domain.compliance.monitoring import (
     HighRisk,
     RuleSet,
     Structuring,
+    RecentActivity,
+    RecentQuery,
+    Tally,
     Velocity,
-    decided_after,
     encode_rule_set,
     parse_rule_set,
     validate_event,
@@ -246,20 +251,96 @@ def test_an_ill_formed_activity_is_refused(changes: dict, problem: str) -> None:
 # --- real-time checks under the subject's lock ----------------------------------------------
 
 
+def recent(rules: RuleSet, history, now=T0) -> RecentActivity:
+    return RecentActivity.from_rows(rules.recent_query(), now, history)
+
+
 def test_an_event_decided_after_later_stamped_activity_is_stamped_after_it() -> None:
     """Another process (or a message that took its time first but its lock last) may have stamped
     activity later than this event; decided under the lock, the event comes after all of it, and
     the burst rule counts it."""
-    burst = Velocity(id="burst", action="decline", window_seconds=60, max_count=2)
+    burst = RuleSet(rules=(Velocity(id="burst", action="decline", window_seconds=60, max_count=2),))
     mine = event(seconds=0)
     history = [event(seconds=0.2), event(seconds=0.5)]
-    assert not fires(burst, mine, history)  # stamped before them, it would not count them
-    timed = decided_after(mine, history)
+    assert not burst.evaluate(mine, history, "decline")  # stamped before them, it would not count them
+    activity = recent(burst, history)
+    timed = activity.stamp(mine)
     assert (timed.id, timed.at) == (mine.id, history[-1].at)
-    assert fires(burst, timed, history)
+    assert [h.rule_id for h in activity.hits(burst, timed)] == ["burst"]
 
 
 def test_an_event_stamped_after_its_history_keeps_its_time() -> None:
-    mine = event(seconds=5)
-    assert decided_after(mine, [event(seconds=1)]) is mine
-    assert decided_after(mine, []) is mine
+    burst = RuleSet(rules=(Velocity(id="burst", action="decline", window_seconds=60, max_count=2),))
+    mine = event(seconds=0)
+    assert recent(burst, [event(seconds=-1)]).stamp(mine) is mine
+    assert recent(burst, []).stamp(mine) is mine
+
+
+def test_an_unstamped_event_is_refused() -> None:
+    burst = RuleSet(rules=(Velocity(id="burst", action="decline", window_seconds=60, max_count=2),))
+    activity = recent(burst, [event(seconds=3)])
+    with pytest.raises(ValueError, match="stamp"):
+        activity.hits(burst, event(seconds=0))
+
+
+def test_windowed_rules_read_tallies_and_funding_then_spending_reads_rows() -> None:
+    velocity = Velocity(id="v", action="decline", window_seconds=60, max_count=2, currency="USD")
+    structuring = Structuring(id="s", action="decline", currency="USD", threshold=10_000, margin=1_000,
+                              min_count=2, window_seconds=3600)
+    plain = (THRESHOLD, HighRisk(id="h", action="decline", countries=("KP",)))
+    tallied = RuleSet(rules=(velocity, structuring, velocity.__class__(**{**_fields(velocity), "id": "v2"}), *plain))
+    assert tallied.recent_query() == RecentQuery(tallies=(
+        Tally(window_seconds=60, kinds=("authorization",), currency="USD"),
+        Tally(window_seconds=3600, kinds=("authorization",), currency="USD", min_amount=9_000, below=10_000)))
+    assert RuleSet(rules=plain).recent_query() == RecentQuery()
+    spending = FundingThenSpending(id="f", action="decline", currency="USD", window_seconds=7200,
+                                   min_funding=1_000, min_spent_bps=9_000)
+    assert RuleSet(rules=(velocity, spending)).recent_query() == RecentQuery(rows_seconds=7200)
+    alerting = msgspec.structs.replace(velocity, action="alert")
+    assert RuleSet(rules=(alerting,)).recent_query() == RecentQuery()
+
+
+def _fields(struct) -> dict:
+    return {f: getattr(struct, f) for f in struct.__struct_fields__}
+
+
+# Activity around the rules' edges: amounts at and near the structuring band and thresholds,
+# times at and near the windows' edges, some stamped later than the judge's clock.
+_AMOUNTS = st.sampled_from([1, 500, 8_999, 9_000, 9_500, 9_999, 10_000, 20_000])
+_SECONDS = st.sampled_from([-3601, -3600, -3599, -1800, -61, -60, -59, -30, -1, 0, 1, 2])
+_history_event = st.builds(
+    lambda amount, seconds, kind, currency: event(amount, seconds=seconds, kind=kind, currency=currency),
+    _AMOUNTS, _SECONDS, st.sampled_from(["authorization", "funding"]), st.sampled_from(["USD", "EUR"]))
+_new_event = st.builds(lambda amount, currency: event(amount, currency=currency), _AMOUNTS,
+                       st.sampled_from(["USD", "EUR"]))
+_RULES = [
+    Velocity(id="burst", action="decline", window_seconds=60, max_count=2),
+    Velocity(id="usd-minute", action="decline", window_seconds=60, max_amount=25_000, currency="USD"),
+    Velocity(id="hourly", action="decline", window_seconds=3600, max_count=4, kinds=("funding", "authorization")),
+    Structuring(id="structuring", action="decline", currency="USD", threshold=10_000, margin=1_000, min_count=3,
+                window_seconds=3600, kinds=("funding", "authorization")),
+    AmountThreshold(id="large", action="decline", currency="USD", threshold=10_000),
+    FundingThenSpending(id="pass-through", action="decline", currency="USD", window_seconds=3600,
+                        min_funding=9_000, min_spent_bps=5_000),
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(history=st.lists(_history_event, max_size=12), batch=st.lists(_new_event, min_size=1, max_size=6),
+       chosen=st.sets(st.sampled_from(range(len(_RULES))), min_size=1))
+def test_tallies_decide_as_the_rows_do(history, batch, chosen) -> None:
+    """A batch judged on tallies (and on rows, when a rule needs them) decides each message as the
+    rules judging the whole history, the batch's approvals before it included, would."""
+    rules = RuleSet(rules=tuple(_RULES[i] for i in sorted(chosen)))
+    activity = recent(rules, history)
+    rows = list(history)
+    for message in batch:
+        latest = max((e.at for e in rows), default=message.at)
+        reference = msgspec.structs.replace(message, at=max(message.at, latest))
+        expected = rules.evaluate(reference, rows, "decline")
+        stamped = activity.stamp(message)
+        assert stamped == reference
+        assert activity.hits(rules, stamped) == expected
+        if not expected:  # approved: counted for the messages after it
+            activity.add(stamped)
+            rows.append(reference)
