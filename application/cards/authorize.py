@@ -23,7 +23,7 @@ from typing import Any
 
 import msgspec
 
-from application.cards.authorize_batch import MAX_BATCH, AuthorizationBatcher
+from application.cards.authorize_batch import LANES, MAX_BATCH, AuthorizationBatcher
 from application.cards.card_fx import CardFx
 from application.cards.common import (
     activity_event,
@@ -63,6 +63,10 @@ log = logging.getLogger("bursar.cards.authorize")
 ALERTS_PER_EVALUATION = 1_000
 """Activity evaluated for alerts per monitoring transaction, at most."""
 
+ALERTS_GATHER_SECONDS = 0.1
+"""How long activity gathers before its alert rules are evaluated: one evaluation, with its fixed
+cost in the database, per this much time rather than per authorization batch."""
+
 CARDS_CACHED = 100_000
 """Cards whose identity a process keeps by token, at most (``Authorize.cards_by_token``)."""
 
@@ -94,7 +98,7 @@ class Authorize:
 
     def __init__(self, transactions: Transactions, fx: CardFx, statuses: SubjectStatuses,
                  monitor: ActivityMonitor, decisions: DecisionWebhookClient, clock: Clock, ids: IdGenerator,
-                 *, batch_size: int = MAX_BATCH, batches_in_flight: int = 1) -> None:
+                 *, batch_size: int = MAX_BATCH, batches_in_flight: int = LANES) -> None:
         self._transactions = transactions
         self._decisions = decisions
         self._fx = fx
@@ -118,14 +122,16 @@ class Authorize:
 
     def evaluate_alerts_soon(self) -> None:
         """Have monitoring evaluate the alert rules of the activity just committed, off the answers'
-        path. One evaluation runs at a time and takes everything awaiting, so under load a few
-        large evaluations replace one per batch. A failure is logged: the sweeper tries again."""
+        path, once ``ALERTS_GATHER_SECONDS`` have gathered more. One evaluation runs at a time and
+        takes everything awaiting, so a few evaluations replace one per batch. A failure is
+        logged: the sweeper tries again."""
         self._alerts_due = True
         if self._alerts is None:
             self._alerts = asyncio.ensure_future(self._evaluate_alerts())
 
     async def _evaluate_alerts(self) -> None:
         try:
+            await asyncio.sleep(ALERTS_GATHER_SECONDS)
             while self._alerts_due:
                 self._alerts_due = False
                 while await self._monitor.evaluate_awaiting(ALERTS_PER_EVALUATION) == ALERTS_PER_EVALUATION:

@@ -6,8 +6,14 @@ locks. Concurrent authorizations are therefore gathered, as ``CoalescingPostTran
 ledger transfers, and decided together with a fixed number of set-based statements per batch:
 
 1. gather: whatever was queued while the previous batch ran, in arrival order, up to
-   ``max_batch`` messages (``max_in_flight`` batches at once; by default one, and a batch gives
-   its place to the next as soon as it has committed);
+   ``max_batch`` messages. Batches are pipelined, ``LANES`` (two) in flight at most: one takes its
+   locks and decides while the one before it writes and commits. The next batch starts once the
+   one deciding has decided, if a quarter of ``max_batch`` is waiting (else once it has
+   committed: under light load a second, smaller batch would only add its fixed cost). Each batch
+   in flight credits its holds to its own lane of the program's settlement shards
+   (``Program.settlement_for``; every other shard), so two batches never wait for each other's
+   settlement account; they wait only for a card or cardholder both hold, locked in the same
+   order;
 2. one transaction. The cards by token come from a per-process cache of what never changes about
    a card (id, cardholder, program, account, currency: ``Authorize.cards_by_token``; one read for
    tokens not seen yet), programs likewise; then, on another connection and while step 3 takes
@@ -53,6 +59,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -75,6 +82,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("bursar.cards.authorize")
 
 MAX_BATCH = 64
+
+LANES = 2
+"""Batches in flight at once: one deciding while the one before it writes and commits."""
 
 
 class _Message:
@@ -131,12 +141,17 @@ class _Decided(msgspec.Struct, frozen=True):
 
 
 class AuthorizationBatcher:
-    def __init__(self, authorize: Authorize, *, max_batch: int = MAX_BATCH, max_in_flight: int = 1) -> None:
+    """Gathers messages into batches and pipelines them (see the module's docstring)."""
+
+    def __init__(self, authorize: Authorize, *, max_batch: int = MAX_BATCH, max_in_flight: int = LANES) -> None:
         self._auth = authorize
         self._max_batch = max_batch
         self._max_in_flight = max_in_flight
         self._queue: list[_Message] = []
         self._in_flight = 0
+        self._deciding = False  # a batch is taking its locks and deciding: the next one waits
+        self._started = 0  # batches started: the next one's lane is this modulo max_in_flight
+        self._pipeline_from = max(1, max_batch // 4)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def __call__(self, request: AuthorizationRequest) -> dict[str, Any]:
@@ -148,37 +163,56 @@ class AuthorizationBatcher:
     # -- gathering ----------------------------------------------------------------------------
 
     def _dispatch(self) -> None:
-        while self._queue and self._in_flight < self._max_in_flight:
+        """Start a batch when none is deciding, and either none is in flight or enough messages
+        wait to pay for a second batch's fixed cost (a quarter of ``max_batch``): under light load
+        one batch at a time gathers what arrives, under heavy load the next one takes its locks
+        and decides while the one before it writes and commits."""
+        if not self._queue or self._deciding or self._in_flight >= self._max_in_flight:
+            return
+        if self._in_flight == 0 or len(self._queue) >= self._pipeline_from:
             group, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch:]
             self._in_flight += 1
-            self._spawn(self._run(group))
+            self._deciding = True
+            lane, self._started = self._started % self._max_in_flight, self._started + 1
+            self._spawn(self._run(group, lane))
 
     def _spawn(self, coro) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, group: list[_Message]) -> None:
-        released = False
+    async def _run(self, group: list[_Message], lane: int) -> None:
+        deciding = True
+        flying = True
 
-        def release() -> None:
-            """Let the next batch start (once this one has committed, or is over)."""
-            nonlocal released
-            if not released:
-                released = True
+        def decided() -> None:
+            """The batch has decided and is writing: the next one may take its locks."""
+            nonlocal deciding
+            if deciding:
+                deciding = False
+                self._deciding = False
+                self._dispatch()
+
+        def landed() -> None:
+            """The batch has committed (or is over): its lane is free."""
+            nonlocal flying
+            decided()
+            if flying:
+                flying = False
                 self._in_flight -= 1
                 self._dispatch()
 
         try:
-            await self._batch(group, release)
+            await self._batch(group, lane, decided, landed)
         except Exception as exc:
+            landed()
             left = [m for m in group if not m.future.done()]
             log.warning("authorization batch of %d failed (%s); deciding %d one by one", len(group),
                         exc.__class__.__name__, len(left), exc_info=True)
             for message in left:
                 await self._single(message)
         finally:
-            release()
+            landed()
 
     async def _single(self, message: _Message) -> None:
         try:
@@ -188,24 +222,26 @@ class AuthorizationBatcher:
 
     # -- one batch ----------------------------------------------------------------------------
 
-    async def _batch(self, group: list[_Message], release) -> None:
+    async def _batch(self, group: list[_Message], lane: int, decided: Callable[[], None],
+                     landed: Callable[[], None]) -> None:
         now = self._auth._clock.now()
         firsts: dict[str, _Message] = {}
         repeats: list[_Message] = []  # same message id as an earlier one in this batch
         for message in group:
             if firsts.setdefault(message.request.message_id, message) is not message:
                 repeats.append(message)
-        decided = await self._auth._transactions.run(lambda uow: self._decide(uow, list(firsts.values()), now))
-        release()  # committed: the next batch may lock what this one locked
-        for message in decided.alone:  # decision webhooks: asked outside any transaction, one by one
+        outcome = await self._auth._transactions.run(
+            lambda uow: self._decide(uow, list(firsts.values()), now, lane, decided))
+        landed()
+        for message in outcome.alone:  # decision webhooks: asked outside any transaction, one by one
             self._spawn(self._single(message))
-        if decided.approved:  # committed with the holds; their alert rules are evaluated off the answers' path
+        if outcome.approved:  # committed with the holds; their alert rules are evaluated off the answers' path
             self._auth.evaluate_alerts_soon()
         for message in firsts.values():
-            if message.request.message_id in decided.stored:
-                message.answer_stored(decided.stored[message.request.message_id])
-            elif message.request.message_id in decided.answers:
-                message.answer(decided.answers[message.request.message_id])
+            if message.request.message_id in outcome.stored:
+                message.answer_stored(outcome.stored[message.request.message_id])
+            elif message.request.message_id in outcome.answers:
+                message.answer(outcome.answers[message.request.message_id])
         for message in repeats:  # the first answer is stored now: the one-by-one path recalls it
             await self._single(message)
 
@@ -214,8 +250,10 @@ class AuthorizationBatcher:
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def _decide(self, uow: UnitOfWork, messages: list[_Message], now: datetime) -> _Decided:
-        """The batch's transaction. It may run again on a transient conflict (a deadlock, or a
+    async def _decide(self, uow: UnitOfWork, messages: list[_Message], now: datetime, lane: int,
+                      decided: Callable[[], None]) -> _Decided:
+        """The batch's transaction, its holds in ``lane``; ``decided()`` is called once it has
+        decided, before its writes. It may run again on a transient conflict (a deadlock, or a
         concurrent message with the same id): everything it decides is local to the run."""
         from application.cards.authorize import _record, available_in, response_of
 
@@ -254,7 +292,8 @@ class AuthorizationBatcher:
                 card_since, with_card_usage = usage_since(controls, now), any(map(counts_usage, controls))
                 holds: dict[str, CreateTransfer] = {}
                 for m in live:  # amounts are set once decided (below): the locks need the accounts only
-                    holds[m.request.message_id] = hold_for(f"auth_{auth._ids.new_id()}", m.card, m.program, 1)
+                    holds[m.request.message_id] = hold_for(f"auth_{auth._ids.new_id()}", m.card, m.program, 1,
+                                                           lane, self._max_in_flight)
                 # One round trip: cardholders, cards (their usage) and ledger accounts locked in that
                 # order, and the cardholders' recent activity read under their locks, so the
                 # real-time check counts every approval committed before, in any process.
@@ -331,6 +370,7 @@ class AuthorizationBatcher:
                 messages_rows.append((m.request.message_id, "authorization", m.digest, m.raw,
                                       answers[m.request.message_id], now))
         alone = [m for m in alone if m.request.message_id not in stored]
+        decided()
         if messages_rows:
             events = [Event.of(id=auth._ids.new_id(), at=now, resource=r,
                                type=AUTHORIZATION_APPROVED if r.approved else AUTHORIZATION_DECLINED)

@@ -72,11 +72,14 @@ def activity_event(request: AuthorizationRequest, card: Card, card_amount: int, 
                          country=request.merchant.country, at=now)
 
 
-def hold_for(auth_id: str, card: Card, program: Program, amount: int) -> CreateTransfer:
+def hold_for(auth_id: str, card: Card, program: Program, amount: int, lane: int = 0, lanes: int = 1
+             ) -> CreateTransfer:
     """The authorization's hold: a pending transfer from the card to the program's settlement
-    account, expiring with the program's hold time."""
+    account (its shard in ``lane``: ``Program.settlement_for``), expiring with the program's hold
+    time."""
     return CreateTransfer(id=f"hold:{auth_id}", debit_account_id=card.account_id,
-                          credit_account_id=program.settlement_for(card.id), amount=amount, currency=card.currency,
+                          credit_account_id=program.settlement_for(card.id, lane, lanes), amount=amount,
+                          currency=card.currency,
                           code="card_authorization", pending=True, timeout_seconds=program.hold_seconds,
                           metadata={"authorization_id": auth_id})
 

@@ -102,8 +102,11 @@ class Program(msgspec.Struct, frozen=True, kw_only=True):
     # so authorizations on different cards rarely wait for each other. What the program owes the
     # network is the sum over the shards.
 
-    def settlement_for(self, card_id: str) -> str:
-        return self._shard(self.accounts.settlement, card_id)
+    def settlement_for(self, card_id: str, lane: int = 0, lanes: int = 1) -> str:
+        """The card's settlement shard; within ``lane`` of ``lanes`` when the shards split evenly
+        into lanes (every ``lanes``-th shard from ``lane``): two authorization batches in flight
+        at once, each in its own lane, then never wait for each other's settlement account."""
+        return self._shard(self.accounts.settlement, card_id, lane, lanes)
 
     def fx_fees_for(self, card_id: str) -> str:
         return self._shard(self.accounts.fx_fees, card_id)
@@ -114,10 +117,13 @@ class Program(msgspec.Struct, frozen=True, kw_only=True):
             return [account_id]
         return [f"{account_id}:{k:02d}" for k in range(self.settlement_shards)]
 
-    def _shard(self, account_id: str, card_id: str) -> str:
-        if self.settlement_shards == 1:
+    def _shard(self, account_id: str, card_id: str, lane: int = 0, lanes: int = 1) -> str:
+        shards = self.settlement_shards
+        if shards == 1:
             return account_id
-        return f"{account_id}:{zlib.crc32(card_id.encode()) % self.settlement_shards:02d}"
+        key = zlib.crc32(card_id.encode())
+        index = key % (shards // lanes) * lanes + lane if shards % lanes == 0 else key % shards
+        return f"{account_id}:{index:02d}"
 
     def expiry_for(self, issued: datetime) -> tuple[int, int]:
         """(month, year) ``expiry_months`` after ``issued``'s month."""

@@ -129,11 +129,11 @@ def test_a_failing_batch_is_decided_one_by_one(vault_bootstrapped, batch_sizes, 
     failures = []
     original = AuthorizationBatcher._decide
 
-    async def fail_once(self, uow, messages, now):
+    async def fail_once(self, uow, messages, *rest):
         if len(messages) > 1 and not failures:
             failures.append(len(messages))
             raise RuntimeError("the batch's transaction failed")
-        return await original(self, uow, messages, now)
+        return await original(self, uow, messages, *rest)
 
     monkeypatch.setattr(AuthorizationBatcher, "_decide", fail_once)
 
@@ -252,3 +252,43 @@ def test_activity_whose_evaluation_failed_awaits_the_sweeper(vault_bootstrapped,
     assert before == (1, 1, [])
     assert after == (1, 0, [(f"auth:{request.message_id}", "large-eur")])
 
+
+
+def test_pipelined_batches_keep_a_cardholders_limit_exact(vault_bootstrapped, monkeypatch):
+    """A batch starts while the one before it writes and commits, each crediting its own lane of
+    the settlement shards. One cardholder's cards in both batches still share the tier's daily
+    limit exactly: the second batch locks the cardholder after the first commits."""
+    flights: list[tuple[int, int]] = []  # (lane, batches in flight when it started)
+    original = AuthorizationBatcher._batch
+
+    async def spy(self, group, lane, *rest):
+        flights.append((lane, self._in_flight))
+        return await original(self, group, lane, *rest)
+
+    monkeypatch.setattr(AuthorizationBatcher, "_batch", spy)
+
+    async def scenario(c):
+        tag = uuid.uuid4().hex[:8]
+        program, _ = await c.cards_create_program()(NewProgram(id=f"prog_{tag}", name="p", bin="456789",
+                                                               currency="EUR", settlement_shards=2))
+        holder = await c.cards_create_cardholder()(NewCardholder(name="Lane Tester", country="DE", id=f"ch_{tag}"),
+                                                   actor="test")
+        await c.cards_decide_kyc()(holder.cardholder.id, "verified", "basic")  # EUR 1,000 a day over all cards
+        cards = []
+        for i in range(8):
+            card, _ = await c.cards_issue()(NewCard(cardholder_id=holder.cardholder.id, program_id=program.id),
+                                            f"card_{tag}_{i}")
+            await c.cards_fund()(card.id, Funding(id=f"fund-{tag}-{i}", amount=80_000, currency="EUR"))
+            cards.append(card)
+        authorize = c.cards_authorize()
+        authorize._batcher = AuthorizationBatcher(authorize, max_batch=4)  # a second batch from 1 waiting
+        answers = await asyncio.gather(*(authorize(_auth(cards[i % len(cards)].token, 25_000)) for i in range(12)))
+        shards = {(await c.ledger_read().transfer(f"hold:{a['authorization_id']}"))[0].credit_account_id
+                  for a in answers if a["approved"]}
+        return answers, shards, program.shard_accounts(program.accounts.settlement)
+
+    answers, shards, settlement = _run(vault_bootstrapped, scenario)
+    assert sorted(a["response_code"] for a in answers) == ["00"] * 4 + ["61"] * 8
+    assert max(in_flight for _, in_flight in flights) == 2  # a batch started while another was in flight
+    assert {lane for lane, _ in flights} == {0, 1}
+    assert shards == set(settlement)  # the first batch's approval in one lane, the second's in the other

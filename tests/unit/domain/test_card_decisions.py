@@ -248,3 +248,14 @@ def test_a_card_always_settles_on_the_same_shard_within_range():
     assert unsharded.settlement_for("card_7") == "s" and unsharded.shard_accounts("s") == ["s"]
     with pytest.raises(InvalidInput):
         msgspec.structs.replace(program, settlement_shards=65)
+
+
+def test_batches_in_flight_settle_on_disjoint_lanes_of_the_shards():
+    program = Program(id="p", name="p", bin="456789", currency="USD", expiry_months=12, settlement_shards=8,
+                      accounts=ProgramAccounts(funding="f", settlement="s", fx_fees="x"),
+                      created_at=datetime(2026, 1, 1, tzinfo=UTC))
+    lanes = [{program.settlement_for(f"card_{n}", lane, 2) for n in range(200)} for lane in (0, 1)]
+    assert lanes == [{f"s:{k:02d}" for k in (0, 2, 4, 6)}, {f"s:{k:02d}" for k in (1, 3, 5, 7)}]
+    assert program.settlement_for("card_7", 1, 2) == program.settlement_for("card_7", 1, 2)
+    uneven = msgspec.structs.replace(program, settlement_shards=3)  # no lanes: any shard, as without
+    assert all(uneven.settlement_for(f"card_{n}", 1, 2) == uneven.settlement_for(f"card_{n}") for n in range(50))
