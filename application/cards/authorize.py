@@ -142,6 +142,11 @@ class Authorize:
         finally:
             self._alerts = None
 
+    def known_cardholder(self, token: str) -> str | None:
+        """The cardholder of the card with this token, if this process has read the card."""
+        card = self._cards.get(token)
+        return card.cardholder_id if card is not None else None
+
     async def cards_by_token(self, uow: UnitOfWork, tokens: list[str]) -> dict[str, Card]:
         """The cards of these tokens, as far as they exist, for what of them never changes: id,
         cardholder, program, ledger account, currency. Those are kept once read, so a batch usually

@@ -152,29 +152,43 @@ class AuthorizationBatcher:
         self._deciding = False  # a batch is taking its locks and deciding: the next one waits
         self._started = 0  # batches started: the next one's lane is this modulo max_in_flight
         self._pipeline_from = max(1, max_batch // 4)
+        self._holding: dict[int, set[str]] = {}  # the cardholders of each lane's batch in flight
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def __call__(self, request: AuthorizationRequest) -> dict[str, Any]:
         message = _Message(request, asyncio.get_running_loop().create_future())
         self._queue.append(message)
-        self._dispatch()
+        if not self._in_flight:
+            self._dispatch()
         return await message.future
 
     # -- gathering ----------------------------------------------------------------------------
 
     def _dispatch(self) -> None:
-        """Start a batch when none is deciding, and either none is in flight or enough messages
-        wait to pay for a second batch's fixed cost (a quarter of ``max_batch``): under light load
-        one batch at a time gathers what arrives, under heavy load the next one takes its locks
-        and decides while the one before it writes and commits."""
+        """Start a batch when none is deciding: with none in flight, of the first messages queued;
+        with one in flight (called when it has decided and writes), of the first messages whose
+        cardholders it does not hold, so that the new batch's locks do not wait for its commit,
+        and only when a quarter of ``max_batch`` is there to pay for a second batch's fixed cost
+        (else the queue waits for the commit: under light load, one batch at a time). A message
+        held back keeps its place, and so do the later ones of its cardholder."""
         if not self._queue or self._deciding or self._in_flight >= self._max_in_flight:
             return
-        if self._in_flight == 0 or len(self._queue) >= self._pipeline_from:
+        if not self._in_flight:
             group, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch:]
-            self._in_flight += 1
-            self._deciding = True
-            lane, self._started = self._started % self._max_in_flight, self._started + 1
-            self._spawn(self._run(group, lane))
+        else:
+            busy = set().union(*self._holding.values())
+            group, rest = [], []
+            for m in self._queue:
+                clear = len(group) < self._max_batch and self._auth.known_cardholder(m.request.card_token) not in busy
+                (group if clear else rest).append(m)
+            if len(group) < self._pipeline_from:
+                return
+            self._queue = rest
+        self._in_flight += 1
+        self._deciding = True
+        lane, self._started = self._started % self._max_in_flight, self._started + 1
+        self._holding[lane] = {h for m in group if (h := self._auth.known_cardholder(m.request.card_token))}
+        self._spawn(self._run(group, lane))
 
     def _spawn(self, coro) -> None:
         task = asyncio.ensure_future(coro)
@@ -200,6 +214,7 @@ class AuthorizationBatcher:
             if flying:
                 flying = False
                 self._in_flight -= 1
+                self._holding.pop(lane, None)
                 self._dispatch()
 
         try:

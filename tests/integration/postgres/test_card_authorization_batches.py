@@ -254,41 +254,80 @@ def test_activity_whose_evaluation_failed_awaits_the_sweeper(vault_bootstrapped,
 
 
 
-def test_pipelined_batches_keep_a_cardholders_limit_exact(vault_bootstrapped, monkeypatch):
-    """A batch starts while the one before it writes and commits, each crediting its own lane of
-    the settlement shards. One cardholder's cards in both batches still share the tier's daily
-    limit exactly: the second batch locks the cardholder after the first commits."""
-    flights: list[tuple[int, int]] = []  # (lane, batches in flight when it started)
+@pytest.fixture
+def flights(monkeypatch) -> list[tuple[int, int, list[str]]]:
+    """(lane, batches in flight once it started, its messages' card tokens) of every batch."""
+    started: list[tuple[int, int, list[str]]] = []
     original = AuthorizationBatcher._batch
 
     async def spy(self, group, lane, *rest):
-        flights.append((lane, self._in_flight))
+        started.append((lane, self._in_flight, [m.request.card_token for m in group]))
         return await original(self, group, lane, *rest)
 
     monkeypatch.setattr(AuthorizationBatcher, "_batch", spy)
+    return started
+
+
+async def _lane_world(c, holders: int, cards_each: int, tier: str = "premium"):
+    """A program with two settlement shards; ``holders`` cardholders with ``cards_each`` cards,
+    each funded with 80,000; an authorizer whose batches hold 4 (a second batch from 1 waiting)."""
+    tag = uuid.uuid4().hex[:8]
+    program, _ = await c.cards_create_program()(NewProgram(id=f"prog_{tag}", name="p", bin="456789",
+                                                           currency="EUR", settlement_shards=2))
+    cards = []
+    for h in range(holders):
+        holder = await c.cards_create_cardholder()(
+            NewCardholder(name="Lane Tester", country="DE", id=f"ch_{tag}_{h}"), actor="test")
+        await c.cards_decide_kyc()(holder.cardholder.id, "verified", tier)
+        for i in range(cards_each):
+            card, _ = await c.cards_issue()(NewCard(cardholder_id=holder.cardholder.id, program_id=program.id),
+                                            f"card_{tag}_{h}_{i}")
+            await c.cards_fund()(card.id, Funding(id=f"fund-{tag}-{h}-{i}", amount=80_000, currency="EUR"))
+            cards.append(card)
+    authorize = c.cards_authorize()
+    authorize._batcher = AuthorizationBatcher(authorize, max_batch=4)
+    return program, cards, authorize
+
+
+async def _settled_on(c, answers) -> set[str]:
+    return {(await c.ledger_read().transfer(f"hold:{a['authorization_id']}"))[0].credit_account_id
+            for a in answers if a["approved"]}
+
+
+def test_pipelined_batches_keep_a_cardholders_limit_exact(vault_bootstrapped, flights):
+    """Cards this process has not read yet: their cardholder is not known before the batch, so
+    the second batch starts while the first writes, each crediting its own lane of the settlement
+    shards. One cardholder's cards in both still share the tier's daily limit exactly: the second
+    batch's lock on the cardholder waits for the first to commit."""
 
     async def scenario(c):
-        tag = uuid.uuid4().hex[:8]
-        program, _ = await c.cards_create_program()(NewProgram(id=f"prog_{tag}", name="p", bin="456789",
-                                                               currency="EUR", settlement_shards=2))
-        holder = await c.cards_create_cardholder()(NewCardholder(name="Lane Tester", country="DE", id=f"ch_{tag}"),
-                                                   actor="test")
-        await c.cards_decide_kyc()(holder.cardholder.id, "verified", "basic")  # EUR 1,000 a day over all cards
-        cards = []
-        for i in range(8):
-            card, _ = await c.cards_issue()(NewCard(cardholder_id=holder.cardholder.id, program_id=program.id),
-                                            f"card_{tag}_{i}")
-            await c.cards_fund()(card.id, Funding(id=f"fund-{tag}-{i}", amount=80_000, currency="EUR"))
-            cards.append(card)
-        authorize = c.cards_authorize()
-        authorize._batcher = AuthorizationBatcher(authorize, max_batch=4)  # a second batch from 1 waiting
-        answers = await asyncio.gather(*(authorize(_auth(cards[i % len(cards)].token, 25_000)) for i in range(12)))
-        shards = {(await c.ledger_read().transfer(f"hold:{a['authorization_id']}"))[0].credit_account_id
-                  for a in answers if a["approved"]}
-        return answers, shards, program.shard_accounts(program.accounts.settlement)
+        program, cards, authorize = await _lane_world(c, holders=1, cards_each=8, tier="basic")  # EUR 1,000 a day
+        answers = await asyncio.gather(*(authorize(_auth(cards[i % 8].token, 25_000)) for i in range(12)))
+        return answers, await _settled_on(c, answers), program.shard_accounts(program.accounts.settlement)
 
     answers, shards, settlement = _run(vault_bootstrapped, scenario)
     assert sorted(a["response_code"] for a in answers) == ["00"] * 4 + ["61"] * 8
-    assert max(in_flight for _, in_flight in flights) == 2  # a batch started while another was in flight
-    assert {lane for lane, _ in flights} == {0, 1}
+    assert max(in_flight for _, in_flight, _ in flights) == 2  # a batch started while another was in flight
+    assert {lane for lane, _, _ in flights} == {0, 1}
     assert shards == set(settlement)  # the first batch's approval in one lane, the second's in the other
+
+
+def test_a_batch_does_not_start_beside_one_holding_its_cardholders(vault_bootstrapped, flights):
+    """Known cards: a cardholder the batch in flight holds keeps its messages queued (in order)
+    until that batch commits; other cardholders' messages go ahead in a batch beside it."""
+
+    async def scenario(c):
+        _, cards, authorize = await _lane_world(c, holders=3, cards_each=1)
+        await asyncio.gather(*(authorize(_auth(card.token, 90_000)) for card in cards))  # read: now known
+        flights.clear()
+        first, second, third = cards
+        tokens = [first.token] + [first.token] * 3 + [second.token, third.token] * 2
+        answers = await asyncio.gather(*(authorize(_auth(token, 10_000)) for token in tokens))
+        return answers, first.token, second.token, third.token
+
+    answers, first, second, third = _run(vault_bootstrapped, scenario)
+    assert all(a["response_code"] == "00" for a in answers)
+    # The first batch holds the first cardholder alone; beside it, a batch of the two others'
+    # four messages; the first cardholder's three wait for the first batch to commit, then go
+    # beside the second.
+    assert flights == [(0, 1, [first]), (1, 2, [second, third] * 2), (0, 2, [first] * 3)]
