@@ -18,6 +18,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from adapters.rates_ecb.source import ECB_DAILY_URL, SNAPSHOT_LOCATION
 from domain.cards.model import TIERS
 from domain.shared.money import Rounding
+from entrypoints.runtime import garbage
 
 CORE_DB_ROLE = "bursar_core"
 VAULT_DB_ROLE = "bursar_vault"
@@ -232,6 +233,7 @@ class Settings:
     log_level: str = "INFO"
     api_key_cache_seconds: float = 5.0
     sweep_seconds: float = 5.0
+    gc_threshold: tuple[int, int, int] | None = garbage.DEFAULT_THRESHOLD
     audit_origin: str = "bursar.local/vault/audit-log"
     hsm_key_prefix: str = "bursar"
     audit_checkpoint_entries: int = 1000
@@ -280,6 +282,7 @@ class Settings:
             log_level=env.get("BURSAR_LOG_LEVEL", "INFO").upper(),
             api_key_cache_seconds=float(env.get("BURSAR_API_KEY_CACHE_SECONDS", "5")),
             sweep_seconds=float(env.get("BURSAR_LEDGER_SWEEP_SECONDS", "5")),
+            gc_threshold=_gc_threshold(env),
             audit_origin=env.get("BURSAR_AUDIT_ORIGIN", "bursar.local/vault/audit-log"),
             hsm_key_prefix=env.get("BURSAR_HSM_KEY_PREFIX", "bursar"),
             audit_checkpoint_entries=_int(env, "BURSAR_AUDIT_CHECKPOINT_ENTRIES", 1000),
@@ -302,6 +305,16 @@ class Settings:
 
 def _client_host(bind_host: str) -> str:
     return "127.0.0.1" if bind_host in ("0.0.0.0", "::", "") else bind_host
+
+
+def _gc_threshold(env: Mapping[str, str]) -> tuple[int, int, int] | None:
+    raw = env.get("BURSAR_GC_THRESHOLD")
+    if not raw:
+        return garbage.DEFAULT_THRESHOLD
+    try:
+        return garbage.parse_threshold(raw)
+    except ValueError as exc:
+        raise ConfigError(f"BURSAR_GC_THRESHOLD must be {exc}") from None
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

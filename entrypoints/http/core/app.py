@@ -12,6 +12,7 @@ from application.ledger.sweeper import sweep_forever
 from entrypoints.containers import CoreContainer
 from entrypoints.http.api_keys import ApiKeysController
 from entrypoints.http.app_factory import build_app
+from entrypoints.runtime import garbage
 from entrypoints.http.core.compliance import (
     STATUS_OVERRIDES as COMPLIANCE_STATUS_OVERRIDES,
     ComplianceController,
@@ -64,6 +65,7 @@ def create_core_app(container: CoreContainer | None = None) -> Litestar:
             asyncio.create_task(sweep_forever(container.compliance_monitor().evaluate_awaiting, settings.sweep_seconds,
                                               "evaluated the alert rules of appended activity")),
         ]
+        garbage.settle(settings.gc_threshold)  # startup is over: short collections from here on
         try:
             yield
         finally:
