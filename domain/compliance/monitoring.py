@@ -426,7 +426,7 @@ class RecentActivity:
 
     def __init__(self, now: datetime, latest: datetime | None, counted: Mapping[Tally, Counted],
                  rows: list[ActivityEvent] | None = None) -> None:
-        self.at = now if latest is None or latest <= now else latest
+        self.at = _windows_end(now, latest)
         self._counted = dict(counted)
         self._rows = rows
 
@@ -435,8 +435,7 @@ class RecentActivity:
         """From the subject's rows of the last ``max(rows_seconds, the tallies' windows)`` before
         ``now`` and everything stored after it."""
         latest = max((e.at for e in rows), default=None)
-        at = now if latest is None or latest <= now else latest
-        return cls(now, latest, {t: t.over(rows, at) for t in query.tallies},
+        return cls(now, latest, {t: t.over(rows, _windows_end(now, latest)) for t in query.tallies},
                    list(rows) if query.rows_seconds is not None else None)
 
     @property
@@ -492,6 +491,11 @@ def parse_rule_set(document: bytes | str) -> RuleSet:
 
 def encode_rule_set(rules: RuleSet) -> bytes:
     return msgspec.json.encode(rules)
+
+
+def _windows_end(now: datetime, latest: datetime | None) -> datetime:
+    """``now``, or the latest activity stored if later (``RecentActivity``)."""
+    return now if latest is None or latest <= now else latest
 
 
 def _within(history: Iterable[ActivityEvent], event: ActivityEvent, seconds: int) -> list[ActivityEvent]:
