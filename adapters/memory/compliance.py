@@ -208,8 +208,7 @@ class InMemoryActivity:
 
     async def queue_recent(self, subject_ids: Sequence[str], now: datetime, query: RecentQuery
                            ) -> Callable[[], Awaitable[dict[str, RecentActivity]]]:
-        seconds = max([query.rows_seconds or 0, *(t.window_seconds for t in query.tallies)])
-        rows = by_subject(await self.histories(subject_ids, now - timedelta(seconds=seconds)))
+        rows = by_subject(await self.histories(subject_ids, query.rows_since(now)))
         return ready({s: RecentActivity.from_rows(query, now, rows.get(s, [])) for s in subject_ids})
 
     async def append(self, events: Sequence[ActivityEvent], recorded_at: datetime) -> None:

@@ -303,8 +303,7 @@ class PostgresActivity(_Repository):
     async def queue_recent(self, subject_ids: Sequence[str], now: datetime, query: RecentQuery):
         ids = sorted(set(subject_ids))
         if query.rows_seconds is not None:
-            seconds = max([query.rows_seconds, *(t.window_seconds for t in query.tallies)])
-            rows = await self._queue_histories(ids, now - timedelta(seconds=seconds), None)
+            rows = await self._queue_histories(ids, query.rows_since(now), None)
 
             async def from_rows() -> dict[str, RecentActivity]:
                 grouped = by_subject(await rows())

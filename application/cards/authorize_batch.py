@@ -12,8 +12,10 @@ ledger transfers, and decided together with a fixed number of set-based statemen
    committed: under light load a second, smaller batch would only add its fixed cost). Each batch
    in flight credits its holds to its own lane of the program's settlement shards
    (``Program.settlement_for``; every other shard), so two batches never wait for each other's
-   settlement account; they wait only for a card or cardholder both hold, locked in the same
-   order;
+   settlement account, and the second leaves out the cardholders the first holds (as far as this
+   process knows them: ``Authorize.known_cardholder``), whose messages keep their place for the
+   batch after. A cardholder it did not know yet is locked in the same order by both, and the
+   second waits for the first's commit;
 2. one transaction. The cards by token come from a per-process cache of what never changes about
    a card (id, cardholder, program, account, currency: ``Authorize.cards_by_token``; one read for
    tokens not seen yet), programs likewise; then, on another connection and while step 3 takes

@@ -413,6 +413,10 @@ class RecentQuery(msgspec.Struct, frozen=True, kw_only=True):
     tallies: tuple[Tally, ...] = ()
     rows_seconds: int | None = None
 
+    def rows_since(self, now: datetime) -> datetime:
+        """How far back the rows a store reads reach, to build ``RecentActivity.from_rows``."""
+        return now - timedelta(seconds=max([self.rows_seconds or 0, *(t.window_seconds for t in self.tallies)]))
+
 
 class RecentActivity:
     """A subject's recent activity as the real-time rules see it when judging activity at ``now``,
