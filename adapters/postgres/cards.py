@@ -176,8 +176,12 @@ class PostgresCards:
     async def usage(self, *, card_id: str | None = None, cardholder_id: str | None = None, now: datetime,
                     since: datetime | None = None) -> Usage:
         column, value = ("card_id", card_id) if card_id is not None else ("cardholder_id", cardholder_id)
+        return _usages([value], await (await self._queue_usage(column, [value], now, since)).fetchall())[value]
+
+    async def _queue_usage(self, column: str, ids: list[str], now: datetime, since: datetime | None):
+        """The usage statement (``_usage_sql``) for ``ids``, sent (or queued in a pipeline)."""
         sql, params = _usage_sql(column, now, since)
-        return _usages([value], await (await self._conn.execute(sql, (*params, [value]))).fetchall())[value]
+        return await self._conn.execute(sql, (*params, ids))
 
     # -- authorizations and transactions -----------------------------------------------
 
@@ -279,15 +283,13 @@ class PostgresCards:
         as they grow); lock the cardholders, then the cards, each in ascending id order; then the
         usage of every card (unless ``with_card_usage`` is false) and every holder."""
         holder_ids, card_ids = sorted(set(cardholder_ids)), sorted(set(card_ids))
-        card_sql, card_params = _usage_sql("card_id", now, card_since)
-        holder_sql, holder_params = _usage_sql("cardholder_id", now, holder_since)
         await self._conn.execute(CUSTOM_PLANS)
         holders = await self._conn.execute(
             f"SELECT {_HOLDER} FROM core.cardholders WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (holder_ids,))
         cards = await self._conn.execute(
             f"SELECT {_CARD} FROM core.cards WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (card_ids,))
-        card_usage = await self._conn.execute(card_sql, (*card_params, card_ids)) if with_card_usage else None
-        holder_usage = await self._conn.execute(holder_sql, (*holder_params, holder_ids))
+        card_usage = await self._queue_usage("card_id", card_ids, now, card_since) if with_card_usage else None
+        holder_usage = await self._queue_usage("cardholder_id", holder_ids, now, holder_since)
 
         async def result() -> tuple[dict[str, Cardholder], dict[str, Card], dict[str, Usage], dict[str, Usage]]:
             return ({h.id: h for h in map(_holder, await holders.fetchall())},
