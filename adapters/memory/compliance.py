@@ -10,13 +10,21 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TypeVar
 
 from adapters.memory.queued import ready
-from application.ports.compliance import ListVersion
+from application.ports.compliance import AwaitingActivity, ListVersion
 from domain.compliance.cases import ACTIVE, Case, CaseEvent, CaseKind, CaseStatus
-from domain.compliance.monitoring import ActivityEvent, Alert, RecentActivity, RecentQuery, RuleSetVersion, by_subject
+from domain.compliance.monitoring import (
+    ActivityEvent,
+    Alert,
+    RecentActivity,
+    RecentQuery,
+    RuleSetVersion,
+    Tally,
+    by_subject,
+)
 from domain.compliance.sanctions import SanctionsList
 from domain.compliance.subjects import ClearedMatch, StatusChange, Subject, SubjectScreening, SubjectStatus
 from domain.shared.errors import Conflict
@@ -197,10 +205,10 @@ class InMemoryActivity:
         return True
 
     async def history(self, subject_id: str, since: datetime, until: datetime) -> list[ActivityEvent]:
-        return await self.histories([subject_id], since, until)
+        return self._histories([subject_id], since, until)
 
-    async def histories(self, subject_ids: Sequence[str], since: datetime, until: datetime | None = None
-                        ) -> list[ActivityEvent]:
+    def _histories(self, subject_ids: Sequence[str], since: datetime, until: datetime | None = None
+                   ) -> list[ActivityEvent]:
         wanted = set(subject_ids)
         return sorted((e for e in self._s.activity.values()
                        if e.subject_id in wanted and since < e.at and (until is None or e.at <= until)),
@@ -208,21 +216,23 @@ class InMemoryActivity:
 
     async def queue_recent(self, subject_ids: Sequence[str], now: datetime, query: RecentQuery
                            ) -> Callable[[], Awaitable[dict[str, RecentActivity]]]:
-        rows = by_subject(await self.histories(subject_ids, query.rows_since(now)))
+        rows = by_subject(self._histories(subject_ids, query.rows_since(now)))
         return ready({s: RecentActivity.from_rows(query, now, rows.get(s, [])) for s in subject_ids})
 
     async def append(self, events: Sequence[ActivityEvent], recorded_at: datetime) -> None:
         self._s.awaiting_alerts |= {e.id for e in events if await self.add(e, recorded_at)}
 
-    async def take_awaiting_alerts(self, limit: int, lookback: timedelta
-                                   ) -> tuple[list[ActivityEvent], list[ActivityEvent]]:
+    async def take_awaiting_alerts(self, limit: int, tallies: Sequence[Tally]) -> list[AwaitingActivity]:
         taken = sorted((self._s.activity[i] for i in self._s.awaiting_alerts), key=lambda e: (e.at, e.id))[:limit]
         self._s.awaiting_alerts -= {e.id for e in taken}
-        if not taken:
-            return [], []
-        subjects, since, until = {e.subject_id for e in taken}, min(e.at for e in taken) - lookback, max(e.at for e in taken)
-        return taken, sorted((e for e in self._s.activity.values() if e.subject_id in subjects and since <= e.at <= until),
-                             key=lambda e: (e.at, e.id))
+        later_taken = {e.id: {t.id for t in taken[i + 1:]} for i, e in enumerate(taken)}
+        return [AwaitingActivity(e, {t: t.over(self._before(e, later_taken[e.id]), e.at, e.id) for t in tallies})
+                for e in taken]
+
+    def _before(self, event: ActivityEvent, leaving_out: set[str]) -> list[ActivityEvent]:
+        """The subject's activity at or before ``event``, ``leaving_out`` aside."""
+        return [e for e in self._s.activity.values()
+                if e.subject_id == event.subject_id and e.at <= event.at and e.id not in leaving_out]
 
 
 class InMemoryRuleSets:

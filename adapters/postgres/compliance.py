@@ -19,7 +19,7 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
 from adapters.postgres.transactions import TransactionRunner
-from application.ports.compliance import ListVersion
+from application.ports.compliance import AwaitingActivity, ListVersion
 from domain.compliance.cases import Case, CaseEvent, CaseKind, CaseStatus
 from domain.compliance.monitoring import (
     ActivityEvent,
@@ -295,10 +295,7 @@ class PostgresActivity(_Repository):
         return cur.rowcount == 1
 
     async def history(self, subject_id: str, since: datetime, until: datetime) -> list[ActivityEvent]:
-        return await self.histories([subject_id], since, until)
-
-    async def histories(self, subject_ids: Sequence[str], since: datetime, until: datetime) -> list[ActivityEvent]:
-        return await (await self._queue_histories(subject_ids, since, until))()
+        return await (await self._queue_histories([subject_id], since, until))()
 
     async def queue_recent(self, subject_ids: Sequence[str], now: datetime, query: RecentQuery):
         ids = sorted(set(subject_ids))
@@ -314,10 +311,7 @@ class PostgresActivity(_Repository):
         cur = await self._conn.execute(sql, {**params, "ids": ids, "now": now})
 
         async def tallied() -> dict[str, RecentActivity]:
-            width = len(query.tallies)
-            return {r[0]: RecentActivity(now, r[1], {t: Counted(r[2 + i], int(r[2 + width + i]))
-                                                    for i, t in enumerate(query.tallies)})
-                    for r in await cur.fetchall()}
+            return {r[0]: RecentActivity(now, r[1], _counted(query.tallies, r[2:])) for r in await cur.fetchall()}
 
         return tallied
 
@@ -345,53 +339,98 @@ class PostgresActivity(_Repository):
             "SELECT id, subject_id, at FROM added",
             (recorded_at, _encode(list(events)).decode()))
 
-    async def take_awaiting_alerts(self, limit: int, lookback: timedelta
-                                   ) -> tuple[list[ActivityEvent], list[ActivityEvent]]:
-        # One statement: take the rows, and read their subjects' history with them, subject by
-        # subject through the (subject_id, at) index (LATERAL: the planner cannot guess how few
-        # subjects the deleted rows name, and chose to scan all the activity).
-        row = await self._one(
-            "WITH taken AS (DELETE FROM core.compliance_activity_awaiting_alerts WHERE activity_id IN ("
-            "  SELECT activity_id FROM core.compliance_activity_awaiting_alerts ORDER BY at, activity_id "
-            "  LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING activity_id, subject_id, at), "
-            "span AS (SELECT min(at) - %s::interval AS since, max(at) AS until FROM taken) "
-            "SELECT (SELECT coalesce(array_agg(activity_id), '{}') FROM taken), "
-            "(SELECT coalesce(json_agg(a ORDER BY a.at, a.id), '[]')::text "
-            " FROM (SELECT DISTINCT subject_id FROM taken) s CROSS JOIN span CROSS JOIN LATERAL ("
-            f"  SELECT {_ACTIVITY_COLS} FROM core.compliance_activity WHERE subject_id = s.subject_id "
-            "  AND at >= span.since AND at <= span.until) a)",
-            (limit, lookback))
-        assert row is not None  # aggregates: one row, whatever was taken
-        taken, history = set(row[0]), _EVENTS.decode(row[1])
-        return [e for e in history if e.id in taken], history
+    async def take_awaiting_alerts(self, limit: int, tallies: Sequence[Tally]) -> list[AwaitingActivity]:
+        tallies = tuple(tallies)
+        sql, params = _awaiting_sql(tallies)
+        cur = await self._conn.execute(sql, {**params, "limit": limit})
+        width = len(_names(_ACTIVITY_COLS))
+        return [AwaitingActivity(_struct(ActivityEvent, _ACTIVITY_COLS, r[:width]), _counted(tallies, r[width:]))
+                for r in await cur.fetchall()]
 
 
 @functools.lru_cache(maxsize=64)
 def _tallies_sql(tallies: tuple[Tally, ...]) -> tuple[str, dict[str, Any]]:
-    """One row per subject (``%(ids)s``): the latest activity's time, then each tally's count, then
-    each tally's sum, over the windows ending at ``%(now)s`` or that time if later (``RecentActivity``).
-    Summed in the database through the (subject_id, at) index, one subject at a time."""
+    """One row per subject (``%(ids)s``): the latest activity's time, then each tally's count and
+    sum (``_counted``) over the windows ending at ``%(now)s`` or that time if later (``RecentActivity``)."""
+    columns, joins, params = _tally_joins(tallies, subject="s.id", end="r.at0")
+    latest = ("CROSS JOIN LATERAL (SELECT max(at) AS latest, greatest(%(now)s, max(at)) AS at0 "
+              "FROM core.compliance_activity WHERE subject_id = s.id) r")
+    return (f"SELECT s.id, r.latest{columns} FROM unnest(%(ids)s::text[]) AS s(id) {latest} {joins}", params)
+
+
+@functools.lru_cache(maxsize=64)
+def _awaiting_sql(tallies: tuple[Tally, ...]) -> tuple[str, dict[str, Any]]:
+    """Take up to ``%(limit)s`` events off the alert queue: one row each, oldest first, its columns
+    then each tally's count and sum of its subject's activity before it (``take_awaiting_alerts``)."""
+    before = ("AND id <> e.id AND NOT ((at, id) > (e.at, e.id) "  # taken after it: counted by a later evaluation
+              "AND id IN (SELECT activity_id FROM taken))")
+    columns, joins, params = _tally_joins(tallies, subject="e.subject_id", end="e.at", rows=before)
+    event = ", ".join(f"e.{c}" for c in _names(_ACTIVITY_COLS))
+    # Taken and read by id through the primary keys (ARRAY, LATERAL): a join lets the planner,
+    # which cannot tell how few rows the queue gives, scan the whole activity table.
+    sql = ("WITH taken AS (DELETE FROM core.compliance_activity_awaiting_alerts WHERE activity_id = ANY(ARRAY("
+           "  SELECT activity_id FROM core.compliance_activity_awaiting_alerts ORDER BY at, activity_id "
+           "  LIMIT %(limit)s FOR UPDATE SKIP LOCKED)) RETURNING activity_id) "
+           f"SELECT {event}{columns} FROM taken CROSS JOIN LATERAL ("
+           "  SELECT * FROM core.compliance_activity WHERE id = taken.activity_id) e "
+           f"{joins} ORDER BY e.at, e.id")
+    return sql, params
+
+
+def _tally_joins(tallies: tuple[Tally, ...], *, subject: str, end: str, rows: str = ""
+                 ) -> tuple[str, str, dict[str, Any]]:
+    """The tallies of ``subject``'s activity in windows ending at ``end`` (SQL expressions of the
+    outer query; ``rows``: more conditions on the activity counted): the select list's columns
+    (``, `` then a count and a sum per tally, in order), the lateral joins that sum them through
+    the (subject_id, at) index, one subject at a time, and their parameters. An anchored tally is
+    summed in a second join, from its anchor's first activity (found by the first)."""
+    if not tallies:
+        return "", "", {}
     params: dict[str, Any] = {}
-    counts, sums = [], []
-    for i, t in enumerate(tallies):
-        where = [f"at > r.at0 - %(window{i})s", f"kind = ANY(%(kinds{i})s)"]
-        params[f"window{i}"], params[f"kinds{i}"] = timedelta(seconds=t.window_seconds), list(t.kinds)
+
+    def where(t: Tally, key: str) -> str:
+        conditions = [f"at > {end} - %(window{key})s", f"kind = ANY(%(kinds{key})s)"]
+        params[f"window{key}"], params[f"kinds{key}"] = timedelta(seconds=t.window_seconds), list(t.kinds)
         for name, test, value in (("currency", "currency =", t.currency), ("min", "amount >=", t.min_amount),
                                   ("below", "amount <", t.below)):
             if value is not None:
-                params[f"{name}{i}"] = value
-                where.append(f"{test} %({name}{i})s")
-        counts.append(f"count(*) FILTER (WHERE {' AND '.join(where)})")
-        sums.append(f"coalesce(sum(amount) FILTER (WHERE {' AND '.join(where)}), 0)")
-    columns = ["s.id", "r.latest"]
-    joins = ["CROSS JOIN LATERAL (SELECT max(at) AS latest, greatest(%(now)s, max(at)) AS at0 "
-             "FROM core.compliance_activity WHERE subject_id = s.id) r"]
-    if tallies:
-        params["widest"] = timedelta(seconds=max(t.window_seconds for t in tallies))
-        columns.append("t.*")
-        joins.append(f"CROSS JOIN LATERAL (SELECT {', '.join(counts + sums)} FROM core.compliance_activity "
-                     "WHERE subject_id = s.id AND at > r.at0 - %(widest)s) t")
-    return f"SELECT {', '.join(columns)} FROM unnest(%(ids)s::text[]) AS s(id) {' '.join(joins)}", params
+                params[f"{name}{key}"] = value
+                conditions.append(f"{test} %({name}{key})s")
+        return " AND ".join(conditions)
+
+    anchors = list(dict.fromkeys(t.since_first_of for t in tallies if t.since_first_of is not None))
+    # Each tally's condition is computed once per row (the subquery's columns, kept from being
+    # inlined into both aggregates by OFFSET 0), then counted and summed.
+    plain_marks = [f"{where(a, f'a{j}')} AS f{j}" for j, a in enumerate(anchors)]
+    plain = [f"min(at) FILTER (WHERE f{j}) AS first{j}" for j in range(len(anchors))]
+    anchored_marks: list[str] = []
+    anchored: list[str] = []
+    for i, t in enumerate(tallies):
+        condition = where(t, str(i))
+        if t.since_first_of is not None:
+            condition += f" AND at >= t.first{anchors.index(t.since_first_of)}"
+        marks, aggregates = (anchored_marks, anchored) if t.anchored else (plain_marks, plain)
+        marks.append(f"{condition} AS m{i}")
+        aggregates.extend([f"count(*) FILTER (WHERE m{i}) AS c{i}", f"coalesce(sum(amount) FILTER (WHERE m{i}), 0) AS s{i}"])
+
+    def lateral(aggregates: list[str], marks: list[str], since: str, name: str) -> str:
+        return (f"CROSS JOIN LATERAL (SELECT {', '.join(aggregates)} FROM (SELECT at, amount, {', '.join(marks)} "
+                f"FROM core.compliance_activity WHERE subject_id = {subject} AND at {since} AND at <= {end} {rows} "
+                f"OFFSET 0) x) {name}")
+
+    params["widest"] = timedelta(seconds=max(t.window_seconds for t in [*tallies, *anchors]))
+    joins = lateral(plain, plain_marks, f"> {end} - %(widest)s", "t")
+    if anchored:
+        firsts = ", ".join(f"t.first{j}" for j in range(len(anchors)))
+        joins += " " + lateral(anchored, anchored_marks, f">= least({firsts})", "u")
+    columns = "".join(f", {'u' if t.anchored else 't'}.c{i}, {'u' if t.anchored else 't'}.s{i}"
+                      for i, t in enumerate(tallies))
+    return columns, joins, params
+
+
+def _counted(tallies: tuple[Tally, ...], row: Sequence[Any]) -> dict[Tally, Counted]:
+    """The tallies from a row's columns: a count and a sum per tally, in order (``_tally_joins``)."""
+    return {t: Counted(row[2 * i], int(row[2 * i + 1])) for i, t in enumerate(tallies)}
 
 
 _EVENTS = msgspec.json.Decoder(list[ActivityEvent])

@@ -15,14 +15,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
 from application.compliance.monitoring_rules import MonitoringRules
 from application.ports.clock import Clock, IdGenerator
 from application.ports.compliance import ComplianceTransactions, ComplianceUnitOfWork, Recorded, Verdict
 from domain.compliance.cases import add_alerts, open_case
-from domain.compliance.monitoring import ActivityEvent, Alert, RuleSetVersion, by_subject, validate_event
+from domain.compliance.monitoring import ActivityEvent, Alert, RuleSetVersion, validate_event
 
 
 class MonitorActivity:
@@ -62,46 +61,37 @@ class MonitorActivity:
             now = self._clock.now()
             if not await uow.activity.add(event, now):
                 return await _earlier(uow, event)
-            return (await self._evaluate(uow, [event], current, now))[event.id]
+            return await self._evaluate(uow, event, current, now)
 
         return await self._transactions.run(work)
 
     async def evaluate_awaiting(self, limit: int = 1_000) -> int:
         """The alert rules of activity appended in other transactions (an authorization's, through
         the core unit of work's ``activity``), oldest first, up to ``limit`` events: each is judged
-        with the activity stored before it, as ``record`` would have. Several evaluators (server
-        processes, the sweeper) share the work: each takes rows no other one holds."""
+        on the tallies of the activity stored before it, as ``record`` would have judged it on the
+        rows. Several evaluators (server processes, the sweeper) share the work: each takes rows no
+        other one holds."""
         current = await self._rules.current()
+        rules = current.rules
 
         async def work(uow: ComplianceUnitOfWork) -> int:
-            events, history = await uow.activity.take_awaiting_alerts(limit, current.rules.lookback("alert"))
-            await self._evaluate(uow, events, current, self._clock.now(), history)
-            return len(events)
+            taken = await uow.activity.take_awaiting_alerts(limit, rules.tallies("alert"))
+            now = self._clock.now()
+            # Subject by subject, in id order: concurrent evaluators lock the subjects' cases in
+            # the same order, so they never deadlock; each subject's events keep their order.
+            for event, counted in sorted(taken, key=lambda t: t.event.subject_id):
+                await self._alert(uow, event, rules.judge(event, counted, "alert"), current.version, now)
+            return len(taken)
 
         return await self._transactions.run(work)
 
-    async def _evaluate(self, uow: ComplianceUnitOfWork, events: Sequence[ActivityEvent], current: RuleSetVersion,
-                        now: datetime, history: Sequence[ActivityEvent] | None = None) -> dict[str, Recorded]:
-        """Raise the alerts of ``events`` (stored already, distinct ids): each judged with the activity
-        stored before them and the events before it in the list. ``history``: their subjects' stored
-        activity over the rules' lookback, when already read (else one read)."""
+    async def _evaluate(self, uow: ComplianceUnitOfWork, event: ActivityEvent, current: RuleSetVersion,
+                        now: datetime) -> Recorded:
+        """Raise the alerts of ``event`` (stored already), judged with the activity stored before it."""
         rules = current.rules
         lookback = rules.lookback("alert")
-        seen: dict[str, list[ActivityEvent]] = {}
-        if lookback and events:
-            if history is None:
-                history = await uow.activity.histories([e.subject_id for e in events], min(e.at for e in events)
-                                                       - lookback, max(e.at for e in events))
-            ids = {e.id for e in events}
-            seen = by_subject([h for h in history if h.id not in ids])
-        raised = {}
-        # Subject by subject, in id order: concurrent evaluators lock the subjects' cases in the
-        # same order, so they never deadlock; each subject's events keep their order.
-        for event in sorted(events, key=lambda e: e.subject_id):
-            mine = seen.setdefault(event.subject_id, [])  # the rules look only as far as their windows
-            raised[event.id] = await self._alert(uow, event, rules.evaluate(event, mine, "alert"), current.version, now)
-            mine.append(event)
-        return raised
+        history = await uow.activity.history(event.subject_id, event.at - lookback, event.at) if lookback else []
+        return await self._alert(uow, event, rules.evaluate(event, history, "alert"), current.version, now)
 
     async def _alert(self, uow: ComplianceUnitOfWork, event: ActivityEvent, hits, version: int, now) -> Recorded:
         """File the alerts ``hits`` call for in the subject's active monitoring case (opened if needed)."""

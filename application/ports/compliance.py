@@ -10,13 +10,22 @@ page.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timedelta
-from typing import Protocol, TypeVar
+from datetime import datetime
+from typing import NamedTuple, Protocol, TypeVar
 
 import msgspec
 
 from domain.compliance.cases import Case, CaseEvent, CaseKind, CaseStatus
-from domain.compliance.monitoring import ActivityEvent, Alert, RecentActivity, RecentQuery, RuleHit, RuleSetVersion
+from domain.compliance.monitoring import (
+    ActivityEvent,
+    Alert,
+    Counted,
+    RecentActivity,
+    RecentQuery,
+    RuleHit,
+    RuleSetVersion,
+    Tally,
+)
 from domain.compliance.sanctions import SanctionsList
 from domain.compliance.subjects import ClearedMatch, StatusChange, Subject, SubjectScreening, SubjectStatus
 
@@ -140,7 +149,7 @@ class ActivityLog(Protocol):
     async def queue_recent(self, subject_ids: Sequence[str], now: datetime, query: RecentQuery
                            ) -> Callable[[], Awaitable[dict[str, RecentActivity]]]:
         """Each subject's recent activity as the real-time monitoring rules need it (``query``:
-        their tallies, or the rows when a rule needs them) for judging activity at ``now``, queued
+        their tallies, or the rows when one is anchored) for judging activity at ``now``, queued
         in the caller's ``uow.reads()`` block: read under the cardholders' locks by an
         authorization. Every subject asked for is in the answer. The windows end at ``now`` or at
         the latest activity stored, if later (stamped by another process's clock, or committed
@@ -157,18 +166,21 @@ class ActivityRepository(ActivityLog, Protocol):
         """The subject's activity with ``since < at <= until``, oldest first: one indexed read."""
         ...
 
-    async def histories(self, subject_ids: Sequence[str], since: datetime, until: datetime) -> list[ActivityEvent]:
-        """``history`` of many subjects at once (one read), oldest first."""
+    async def take_awaiting_alerts(self, limit: int, tallies: Sequence[Tally]) -> list[AwaitingActivity]:
+        """Up to ``limit`` appended events whose alert rules have not been evaluated, oldest first
+        (by ``at``, then id), taken off the queue (a rollback puts them back), each with
+        ``tallies`` of its subject's activity before it: the activity at or before its time, the
+        event itself aside and so are the events taken with it that come after it (a later
+        evaluation counts those). One read, summed where the activity is kept. Rows another
+        transaction holds are skipped, so concurrent evaluators share the work."""
         ...
 
-    async def take_awaiting_alerts(self, limit: int, lookback: timedelta
-                                   ) -> tuple[list[ActivityEvent], list[ActivityEvent]]:
-        """Up to ``limit`` appended events whose alert rules have not been evaluated, oldest first
-        (by ``at``, then id), taken off the queue (a rollback puts them back), and their subjects'
-        activity from ``lookback`` before the first to the last (``history``: at least every event
-        with ``min(at) - lookback <= at <= max(at)``, the taken ones included), in one read. Rows
-        another transaction holds are skipped, so concurrent evaluators share the work."""
-        ...
+
+class AwaitingActivity(NamedTuple):
+    """An event taken off the alert queue, and the tallies of its subject's activity before it."""
+
+    event: ActivityEvent
+    counted: dict[Tally, Counted]
 
 
 class RuleSetRepository(Protocol):

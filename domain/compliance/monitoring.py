@@ -25,11 +25,15 @@ recorded activity, raising alerts for a person to review. The rule types:
 The rules that look at one kind of activity take ``kinds`` (default: authorizations only); the
 activity being evaluated must be of one of them, and so must the history they count.
 
-**Real time reads tallies, not rows.** The windowed rules ``velocity`` and ``structuring`` need
-only a count and a sum of the activity that matches them (``Rule.tallies``); a store sums those
-where the activity is kept (``RecentActivity``), so a real-time check reads one row per subject
-however busy the subject is. A rule that needs the rows themselves (``funding_then_spending``) is
-given them. Both ways share one judgement (``_judge``), fed by ``Tally.over`` on rows.
+**Rules read tallies, not rows.** Every windowed rule needs only counts and sums of the activity
+that matches it (``Rule.tallies``); a store sums those where the activity is kept, so judging an
+activity reads one row however busy its subject is: the real-time check sums each subject's
+windows (``RecentActivity``), the alert evaluation each awaiting activity's (``take_awaiting_alerts``
+in the ports). ``funding_then_spending`` counts the authorizations since the first funding in its
+window: a tally *anchored* at another's first activity (``Tally.since_first_of``). Within a batch
+of real-time checks, an anchored tally cannot follow the batch's own approvals from the sums alone,
+so a real-time rule that has one is given the rows (``RecentQuery``). Rows and tallies share one
+judgement per rule (``_judge``), fed by ``Tally.over`` on rows.
 
 **Windows** end at the activity being evaluated and reach back ``window_seconds``: an earlier
 activity is inside when it happened *less* than ``window_seconds`` before (``at - window < t <=
@@ -110,13 +114,15 @@ class Counted(NamedTuple):
 class Tally(msgspec.Struct, frozen=True, kw_only=True):
     """A count and sum a windowed rule needs of a subject's earlier activity: the activities of
     ``kinds`` (in ``currency`` when given, with ``min_amount <= amount < below`` when given) inside
-    the window of ``window_seconds`` that ends at the activity judged."""
+    the window of ``window_seconds`` that ends at the activity judged; when ``since_first_of`` is
+    given, only those at or after the first activity that tally counts (none: nothing counted)."""
 
     window_seconds: int
     kinds: tuple[ActivityKind, ...]
     currency: str | None = None
     min_amount: int | None = None
     below: int | None = None
+    since_first_of: Tally | None = None
 
     def counts(self, event: ActivityEvent) -> bool:
         """Whether ``event`` is of the kind, currency and amount counted (its time aside)."""
@@ -127,13 +133,24 @@ class Tally(msgspec.Struct, frozen=True, kw_only=True):
     def over(self, history: Iterable[ActivityEvent], at: datetime, excluding: str | None = None) -> Counted:
         """The tally of ``history`` in the window ending at ``at`` (the activity ``excluding`` aside:
         the one judged)."""
-        start = at - timedelta(seconds=self.window_seconds)
+        first = None
+        if self.since_first_of is not None:
+            anchor = self.since_first_of
+            first = min((e.at for e in _within(history, at, excluding, anchor.window_seconds) if anchor.counts(e)),
+                        default=None)
+            if first is None:
+                return Counted(0, 0)
         count = amount = 0
-        for e in history:
-            if start < e.at <= at and e.id != excluding and self.counts(e):
+        for e in _within(history, at, excluding, self.window_seconds):
+            if self.counts(e) and (first is None or e.at >= first):
                 count += 1
                 amount += e.amount
         return Counted(count, amount)
+
+    @property
+    def anchored(self) -> bool:
+        """Whether the tally counts from another's first activity (``since_first_of``)."""
+        return self.since_first_of is not None
 
 
 def validate_event(event: ActivityEvent) -> None:
@@ -201,9 +218,8 @@ class _Rule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
         """How far back the rule looks, in seconds (0: only at the activity itself)."""
         return 0
 
-    def tallies(self) -> tuple[Tally, ...] | None:
-        """What the rule counts of earlier activity (none: it looks at the activity alone), or
-        ``None`` when it needs the rows themselves."""
+    def tallies(self) -> tuple[Tally, ...]:
+        """What the rule counts of earlier activity (none: it looks at the activity alone)."""
         return ()
 
     def hit_tallied(self, event: ActivityEvent, counted: Mapping[Tally, Counted]) -> RuleHit | None:
@@ -217,9 +233,7 @@ class _Rule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
         return str(self.__struct_config__.tag)
 
     def _reason(self, event: ActivityEvent, history: Sequence[ActivityEvent]) -> str | None:
-        tallies = self.tallies()
-        assert tallies is not None, f"{self.type_name()} needs the rows: it overrides _reason"
-        return self._judge(event, {t: t.over(history, event.at, event.id) for t in tallies})
+        return self._judge(event, {t: t.over(history, event.at, event.id) for t in self.tallies()})
 
     def _judge(self, event: ActivityEvent, counted: Mapping[Tally, Counted]) -> str | None:
         raise NotImplementedError
@@ -349,23 +363,31 @@ class FundingThenSpending(_Rule, frozen=True, kw_only=True, tag="funding_then_sp
     def lookback(self) -> int:
         return self.window_seconds
 
-    def tallies(self) -> None:
-        return None  # the authorizations since the first funding: the rows themselves
+    def tallies(self) -> tuple[Tally, ...]:
+        fundings = self._fundings()
+        return (fundings, self._spent(fundings))
 
-    def _reason(self, event: ActivityEvent, history: Sequence[ActivityEvent]) -> str | None:
+    def _fundings(self) -> Tally:
+        return Tally(window_seconds=self.window_seconds, kinds=("funding",), currency=self.currency)
+
+    def _spent(self, fundings: Tally) -> Tally:
+        """The authorizations since the first of ``fundings``."""
+        return Tally(window_seconds=self.window_seconds, kinds=("authorization",), currency=self.currency,
+                     since_first_of=fundings)
+
+    def _judge(self, event: ActivityEvent, counted: Mapping[Tally, Counted]) -> str | None:
         if event.kind != "authorization" or event.currency != self.currency:
             return None
-        recent = [e for e in _within(history, event, self.window_seconds) if e.currency == self.currency]
-        fundings = [e for e in recent if e.kind == "funding"]
-        funded = sum(e.amount for e in fundings)
-        if not fundings or funded < self.min_funding:
+        fundings = self._fundings()
+        funded = counted[fundings]
+        if not funded.count or funded.amount < self.min_funding:
             return None
-        first = min(e.at for e in fundings)
-        spent = event.amount + sum(e.amount for e in recent if e.kind == "authorization" and e.at >= first)
-        if spent * 10_000 < funded * self.min_spent_bps:
+        spent = event.amount + counted[self._spent(fundings)].amount
+        if spent * 10_000 < funded.amount * self.min_spent_bps:
             return None
         return (f"{_money(spent, self.currency)} spent within {_duration(self.window_seconds)} of fundings of "
-                f"{_money(funded, self.currency)} ({spent * 100 // funded}%, at least {self.min_spent_bps / 100:g}%)")
+                f"{_money(funded.amount, self.currency)} ({spent * 100 // funded.amount}%, "
+                f"at least {self.min_spent_bps / 100:g}%)")
 
 
 Rule = AmountThreshold | Velocity | Structuring | HighRisk | FundingThenSpending
@@ -390,13 +412,23 @@ class RuleSet(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
         """How much history the enabled rules of ``action`` need."""
         return timedelta(seconds=max((r.lookback() for r in self.active(action)), default=0))
 
+    def tallies(self, action: RuleAction) -> tuple[Tally, ...]:
+        """What the enabled rules of ``action`` count of earlier activity, each tally once."""
+        return tuple(dict.fromkeys(t for rule in self.active(action) for t in rule.tallies()))
+
     def recent_query(self) -> RecentQuery:
-        """What the real-time (``decline``) rules need of a subject's recent activity."""
-        rules = self.active("decline")
-        needs = [r.tallies() for r in rules]
-        rows = any(t is None for t in needs)
-        return RecentQuery(tallies=() if rows else tuple(dict.fromkeys(t for ts in needs for t in ts or ())),
-                           rows_seconds=max((r.lookback() for r in rules), default=0) if rows else None)
+        """What the real-time (``decline``) rules need of a subject's recent activity: tallies, or
+        rows when a tally is anchored (``RecentActivity.add`` could not keep it)."""
+        tallies = self.tallies("decline")
+        if any(t.anchored for t in tallies):
+            return RecentQuery(rows_seconds=max(r.lookback() for r in self.active("decline")))
+        return RecentQuery(tallies=tallies)
+
+    def judge(self, event: ActivityEvent, counted: Mapping[Tally, Counted], action: RuleAction
+              ) -> tuple[RuleHit, ...]:
+        """``evaluate`` from the tallies of the subject's earlier activity (``counted`` holds at
+        least ``tallies(action)``)."""
+        return tuple(hit for rule in self.active(action) if (hit := rule.hit_tallied(event, counted)) is not None)
 
     def evaluate(self, event: ActivityEvent, history: Iterable[ActivityEvent], action: RuleAction) -> tuple[RuleHit, ...]:
         """The enabled rules of ``action`` that fire on ``event``, given the subject's earlier
@@ -407,8 +439,8 @@ class RuleSet(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
 
 class RecentQuery(msgspec.Struct, frozen=True, kw_only=True):
     """What a store reads of a subject's recent activity for the real-time rules: the ``tallies``
-    (summed where the activity is kept), or, when a rule needs the rows themselves, the rows of the
-    last ``rows_seconds`` (and the tallies are then counted from them)."""
+    (summed where the activity is kept), or, when a tally is anchored, the rows of the last
+    ``rows_seconds`` (and the rules count from them)."""
 
     tallies: tuple[Tally, ...] = ()
     rows_seconds: int | None = None
@@ -454,9 +486,9 @@ class RecentActivity:
     def hits(self, rules: RuleSet, event: ActivityEvent) -> tuple[RuleHit, ...]:
         """The real-time rules ``event`` (stamped) breaks."""
         self._check_stamped(event)
-        rows = self._rows
-        return tuple(hit for rule in rules.active("decline")
-                     if (hit := rule.hit(event, rows) if rows is not None else rule.hit_tallied(event, self._counted)))
+        if self._rows is not None:
+            return rules.evaluate(event, self._rows, "decline")
+        return rules.judge(event, self._counted, "decline")
 
     def add(self, event: ActivityEvent) -> None:
         """Count ``event`` (stamped, approved) for the activity judged after it."""
@@ -502,9 +534,10 @@ def _windows_end(now: datetime, latest: datetime | None) -> datetime:
     return now if latest is None or latest <= now else latest
 
 
-def _within(history: Iterable[ActivityEvent], event: ActivityEvent, seconds: int) -> list[ActivityEvent]:
-    start = event.at - timedelta(seconds=seconds)
-    return [e for e in history if start < e.at <= event.at and e.id != event.id]
+def _within(history: Iterable[ActivityEvent], at: datetime, excluding: str | None, seconds: int
+            ) -> list[ActivityEvent]:
+    start = at - timedelta(seconds=seconds)
+    return [e for e in history if start < e.at <= at and e.id != excluding]
 
 
 def _money(amount: int, currency: str) -> str:

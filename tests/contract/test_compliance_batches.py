@@ -60,18 +60,17 @@ def test_appended_activity_awaits_its_alert_rules_and_is_evaluated_once_oldest_f
         await c.uow(lambda uow: uow.activity.append(appended, T0))  # a0 is stored: it stays as it was
 
         async def taken_then_rolled_back(uow):
-            events, history = await uow.activity.take_awaiting_alerts(10, timedelta(seconds=1))
-            taken.extend(events)
-            read.extend(history)
+            taken.extend(await uow.activity.take_awaiting_alerts(10, RULES.tallies("alert")))
             raise RuntimeError("roll back")
 
         taken: list = []
-        read: list = []
         with pytest.raises(RuntimeError):
             await c.uow(taken_then_rolled_back)
-        assert [e.id for e in taken] == [c.id(n) for n in ("a1", "b0", "a2", "a3")]  # by time, then id
-        # From a second before the first (a0 is stored, not awaiting) to the last, both subjects.
-        assert {e.id for e in read} >= {c.id(n) for n in ("a0", "a1", "b0", "a2", "a3")}
+        # By time, then id, each with the authorizations of its subject within the minute before
+        # it: a0 is stored (not awaiting) and counts.
+        (busy,) = RULES.tallies("alert")
+        assert [(e.id, counted[busy].count) for e, counted in taken] == [
+            (c.id("a1"), 1), (c.id("b0"), 0), (c.id("a2"), 2), (c.id("a3"), 3)]
 
         assert await c.monitor.evaluate_awaiting(2) == 2  # the rollback put them back
         assert await c.monitor.evaluate_awaiting(2) == 2
@@ -163,6 +162,52 @@ def test_recent_activity_tallies_in_the_store_what_the_rows_hold(compliance_run)
         assert got[c.id("ahead")].at == NOW + timedelta(seconds=5)
         assert got[c.id("ahead")].counted[minute] == Counted(2, 2_000)  # -57 s is outside a window ending at +5 s
         assert got[c.id("quiet")].at == NOW and got[c.id("quiet")].counted[minute] == Counted(0, 0)
+
+    compliance_run(scenario)
+
+
+SPENDING = FundingThenSpending(id="pass-through", action="alert", currency="USD", window_seconds=3600,
+                               min_funding=1_000, min_spent_bps=5_000)
+
+
+def test_awaiting_activity_is_taken_with_the_tallies_of_the_activity_before_it(compliance_run):
+    """``take_awaiting_alerts``: each event's tallies, summed in the store, equal those counted
+    from the rows before it (at or before its time, the events taken after it aside), at the
+    windows' edges and from the first funding of an anchored tally."""
+    async def scenario(c: Compliance):
+        spender = [
+            _activity(c, "s-auth-before", "spender", -100, amount=100),
+            _activity(c, "s-fund-old", "spender", -3600, kind="funding", amount=5_000),
+            _activity(c, "s-auth-same", "spender", -50, amount=200),  # as the first funding: counted
+            _activity(c, "s-fund1", "spender", -50, kind="funding", amount=1_000),
+            _activity(c, "s-fund2", "spender", -20, kind="funding", amount=500),
+            _activity(c, "s-auth-after", "spender", -10, amount=300),
+            _activity(c, "s-auth-eur", "spender", -5, amount=400, currency="EUR"),
+            _activity(c, "s-now", "spender", 0, amount=1),
+        ]
+        together = [_activity(c, "t1", "together", 0), _activity(c, "t3", "together", 0)]
+        appended = _recent_scenario(c) + spender + together
+        await c.uow(lambda uow: uow.activity.take_awaiting_alerts(10_000, ()))  # what earlier tests left
+        await c.uow(lambda uow: uow.activity.append(appended, T0))
+        stored_only = _activity(c, "t2", "together", 0)  # stored, not awaiting: counted by both
+        await c.uow(lambda uow: uow.activity.add(stored_only, T0))
+        tallies = (*TALLIES, *SPENDING.tallies())
+        taken = await c.uow(lambda uow: uow.activity.take_awaiting_alerts(100, tallies))
+
+        order = sorted(appended, key=lambda e: (e.at, e.id))
+        assert [e for e, _ in taken] == order
+        stored = [*appended, stored_only]
+        for i, (event, counted) in enumerate(taken):
+            later = {e.id for e in order[i + 1:]}
+            before = [e for e in stored if e.subject_id == event.subject_id and e.at <= event.at and e.id not in later]
+            assert counted == {t: t.over(before, event.at, event.id) for t in tallies}, event.id
+        by_id = {e.id: counted for e, counted in taken}
+        minute, funded, spent = TALLIES[0], *SPENDING.tallies()
+        assert by_id[c.id("s-now")][funded] == Counted(2, 1_500)  # the funding 3,600 s before is outside
+        assert by_id[c.id("s-now")][spent] == Counted(2, 500)  # since the first funding, at its instant
+        assert by_id[c.id("s-now")][minute] == Counted(3, 900)  # EUR too; -100 s is outside
+        assert by_id[c.id("t1")][minute] == Counted(1, 1_000)  # t2 (stored) counts, t3 (taken after) not
+        assert by_id[c.id("t3")][minute] == Counted(2, 2_000)
 
     compliance_run(scenario)
 
