@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,23 +52,41 @@ def postgres_server_uri() -> Iterator[str]:
     server.cleanup()
 
 
-@pytest.fixture(scope="session")
-def database(postgres_server_uri: str) -> Iterator[TestDatabase]:
+@contextmanager
+def _fresh_database(server_uri: str) -> Iterator[TestDatabase]:
+    """A new database with every migration applied, dropped afterwards."""
     from entrypoints.runtime.bootstrap import migrate_schemas
 
     name = f"bursar_test_{uuid.uuid4().hex[:10]}"
     try:
-        admin = embedded_postgres.ensure_database(postgres_server_uri, name)
+        admin = embedded_postgres.ensure_database(server_uri, name)
     except Exception as exc:
         pytest.fail(f"PostgreSQL at DATABASE_URL is not reachable: {exc}", pytrace=False)
     migrate_schemas(admin)
-    yield TestDatabase(
-        admin_url=admin,
-        core_url=role_url(admin, CORE_DB_ROLE, None),
-        vault_url=role_url(admin, VAULT_DB_ROLE, None),
-        name=name,
-    )
-    embedded_postgres.drop_database(postgres_server_uri, name)
+    try:
+        yield TestDatabase(
+            admin_url=admin,
+            core_url=role_url(admin, CORE_DB_ROLE, None),
+            vault_url=role_url(admin, VAULT_DB_ROLE, None),
+            name=name,
+        )
+    finally:
+        embedded_postgres.drop_database(server_uri, name)
+
+
+@pytest.fixture(scope="session")
+def database(postgres_server_uri: str) -> Iterator[TestDatabase]:
+    """The session's database, shared by its tests."""
+    with _fresh_database(postgres_server_uri) as fresh:
+        yield fresh
+
+
+@pytest.fixture(scope="module")
+def module_database(postgres_server_uri: str) -> Iterator[TestDatabase]:
+    """A database of the module's own, for tests that would change what the session's tests rely
+    on (the rate book's first rates: a development core seeds an empty one)."""
+    with _fresh_database(postgres_server_uri) as fresh:
+        yield fresh
 
 
 @pytest.fixture(scope="session")
@@ -132,6 +151,12 @@ def running_stack(vault_bootstrapped, tmp_path_factory):
     for name, path in asyncio.run(ensure_service_keys(settings, tmp_path_factory.mktemp("secrets"))).items():
         env[f"{name}_FILE"] = str(path)
     settings = Settings.from_env(env)
+    # A development core seeds an empty rate book from the bundled ECB snapshot, but the session's
+    # database may already hold other tests' manual rates: refresh it as ops would, so the stack's
+    # foreign-currency flows do not depend on which tests ran first.
+    refreshed = subprocess.run([sys.executable, "-m", "entrypoints.cli.main", "fx", "refresh"], cwd=ROOT, env=env,
+                               capture_output=True, text=True, timeout=60)
+    assert refreshed.returncode == 0, refreshed.stdout + refreshed.stderr
     logs = tmp_path_factory.mktemp("logs")
     procs = {
         app: subprocess.Popen(

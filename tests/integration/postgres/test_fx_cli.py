@@ -12,7 +12,6 @@ from adapters.postgres.database import Database
 from adapters.postgres.fx import PostgresRates
 from entrypoints.cli.main import cli
 
-# An old day, so these rates never become the newest of the shared test database.
 DOCUMENT = (
     '<?xml version="1.0" encoding="UTF-8"?>'
     '<gesmes:Envelope xmlns:gesmes="http://www.gesmes.org/xml/2002-08-01" '
@@ -34,27 +33,28 @@ def stored(core_url: str, quote: str) -> list:
     return asyncio.run(read())
 
 
-def test_refresh_from_a_file(database, tmp_path):
+def test_refresh_from_a_file(module_database, tmp_path):
     path = tmp_path / "eurofxref-hist.xml"
     path.write_text(DOCUMENT)
-    result = CliRunner().invoke(cli, ["fx", "refresh", "--file", str(path)], env={"DATABASE_URL": database.admin_url})
+    env = {"DATABASE_URL": module_database.admin_url}
+    result = CliRunner().invoke(cli, ["fx", "refresh", "--file", str(path)], env=env)
     assert result.exit_code == 0, result.output
     assert result.output.strip() == f"stored 2 rates from {path} (as of 2020-01-02)"
-    [sgd] = stored(database.core_url, "SGD")
+    [sgd] = stored(module_database.core_url, "SGD")
     assert (sgd.value, sgd.source, sgd.as_of) == (Decimal("1.5111"), "ECB", datetime(2020, 1, 2, 13, 10, tzinfo=UTC))
 
 
-def test_refresh_from_the_configured_source(database, tmp_path):
+def test_refresh_from_the_configured_source(module_database, tmp_path):
     path = tmp_path / "configured.xml"
     path.write_text(DOCUMENT.replace("4.5868", "4.5901"))
-    env = {"DATABASE_URL": database.admin_url, "BURSAR_FX_ECB_SOURCE": str(path)}
+    env = {"DATABASE_URL": module_database.admin_url, "BURSAR_FX_ECB_SOURCE": str(path)}
     result = CliRunner().invoke(cli, ["fx", "refresh"], env=env)
     assert result.exit_code == 0, result.output
-    assert [r.value for r in stored(database.core_url, "MYR")] == [Decimal("4.5901")]
+    assert [r.value for r in stored(module_database.core_url, "MYR")] == [Decimal("4.5901")]
 
 
-def test_refresh_failures_are_reported_without_a_traceback(database, tmp_path):
-    env = {"DATABASE_URL": database.admin_url}
+def test_refresh_failures_are_reported_without_a_traceback(module_database, tmp_path):
+    env = {"DATABASE_URL": module_database.admin_url}
     both = CliRunner().invoke(cli, ["fx", "refresh", "--file", "x.xml", "--url", "https://example.invalid/"], env=env)
     assert both.exit_code == 2 and "not both" in both.output
     missing = CliRunner().invoke(cli, ["fx", "refresh", "--file", str(tmp_path / "absent.xml")], env=env)
