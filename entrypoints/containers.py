@@ -257,7 +257,7 @@ class CoreContainer(Shared):
         IssueCard, transactions, vault_client, compliance_subject_status, Shared.clock, Shared.ids
     )
     cards_update = providers.Singleton(UpdateCard, transactions, Shared.clock, Shared.ids)
-    cards_fund = providers.Singleton(FundCard, transactions, Shared.clock)
+    cards_fund = providers.Singleton(FundCard, transactions, Shared.clock, compliance_monitor)
     cards_read = providers.Singleton(ReadCards, transactions, ledger_read)
     cards_authorize = providers.Singleton(
         Authorize, transactions, card_fx, compliance_subject_status, compliance_monitor, decision_webhooks,

@@ -7,6 +7,7 @@ the card currency that cannot go below zero.
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 import msgspec
@@ -14,15 +15,18 @@ import msgspec
 from application.cards.common import CardBalance, card_balance, publish, require
 from application.ledger.read_ledger import ReadLedger
 from application.ports.clock import Clock, IdGenerator
-from application.ports.compliance import SubjectStatuses
+from application.ports.compliance import ActivityMonitor, SubjectStatuses
 from application.ports.unit_of_work import Transactions, UnitOfWork
 from application.ports.vault import VaultClient
 from domain.cards.controls import Controls
 from domain.cards.model import Card, CardState
 from domain.cards.records import Authorization, CardTransaction
+from domain.compliance.monitoring import ActivityEvent
 from domain.events import CARD_CREATED, CARD_UPDATED
 from domain.ledger import AccountFlags, CreateTransfer, ItemResult, NewAccount, execute_batch, open_account
 from domain.shared.errors import Conflict, InvalidInput
+
+log = logging.getLogger(__name__)
 
 _REQUEST_IDS = uuid.UUID("6f1d2a8e-5b8c-4c53-9a57-3f0f8a1c2b11")
 
@@ -131,11 +135,16 @@ class Funding(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class FundCard:
-    """Move money from the program's funding account to the card's account (one ledger transfer)."""
+    """Move money from the program's funding account to the card's account (one ledger transfer).
 
-    def __init__(self, transactions: Transactions, clock: Clock) -> None:
+    The funding is the cardholder's activity for transaction monitoring: stored in the same
+    transaction as the transfer (a crash cannot lose it), its alert rules evaluated right after
+    the commit, or by the sweeper if that fails."""
+
+    def __init__(self, transactions: Transactions, clock: Clock, monitor: ActivityMonitor) -> None:
         self._transactions = transactions
         self._clock = clock
+        self._monitor = monitor
 
     async def __call__(self, card_id: str, funding: Funding) -> tuple[ItemResult, str]:
         async def work(uow: UnitOfWork) -> tuple[ItemResult, str]:
@@ -152,9 +161,20 @@ class FundCard:
             snapshot = await uow.ledger.lock_snapshot([transfer], now)
             outcome = execute_batch([transfer], snapshot, now)
             await uow.ledger.save(outcome)
+            if outcome.results[0].status == "created":
+                await uow.activity.append([ActivityEvent(
+                    id=transfer.id, subject_id=card.cardholder_id, card_id=card.id, kind="funding",
+                    amount=funding.amount, currency=funding.currency, at=now)], now)
             return outcome.results[0], transfer.id
 
-        return await self._transactions.run(work)
+        result, transfer_id = await self._transactions.run(work)
+        if result.status == "created":
+            try:
+                await self._monitor.evaluate_awaiting()
+            except Exception as exc:  # committed: the sweeper evaluates it later
+                log.warning("could not evaluate the alert rules of funding %s (the sweeper will): %s", transfer_id,
+                            exc)
+        return result, transfer_id
 
 
 class CardActivity(msgspec.Struct, frozen=True, kw_only=True):

@@ -1,12 +1,13 @@
-"""Transaction monitoring for the cards context: ``check`` before, ``record`` after.
+"""Transaction monitoring for the cards context: the alert rules, after the fact.
 
-* ``check(event)``: the real-time (``decline``) rules against the subject's recent activity (one
-  indexed read of the window the rules need); records nothing. The authorization path declines
-  when the verdict is not approved.
+The real-time (``decline``) rules are applied by the authorization path itself, under the
+cardholder's lock, on the tallies its own transaction reads (``ActivityLog.queue_recent``); this
+use case gives it the rules in force (``rules_in_force``).
+
 * ``record(event)``: stores the activity (idempotent on its id: a repeated id changes nothing and
   answers the alerts raised the first time), evaluates the ``alert`` rules, and files the alerts
-  in the subject's active monitoring case, opening one if needed. Record what happened: approved
-  authorizations and fundings received.
+  in the subject's active monitoring case, opening one if needed. Record what happened: fundings
+  received.
 * ``evaluate_awaiting()``: the same evaluation for activity another context appended in its own
   transaction (authorizations write theirs with the hold, through the core unit of work's
   ``activity``, so a crash cannot lose it): the cards context asks right after its commit, and a
@@ -19,7 +20,7 @@ from datetime import datetime
 
 from application.compliance.monitoring_rules import MonitoringRules
 from application.ports.clock import Clock, IdGenerator
-from application.ports.compliance import ComplianceTransactions, ComplianceUnitOfWork, Recorded, Verdict
+from application.ports.compliance import ComplianceTransactions, ComplianceUnitOfWork, Recorded
 from domain.compliance.cases import add_alerts, open_case
 from domain.compliance.monitoring import ActivityEvent, Alert, RuleSetVersion, validate_event
 
@@ -33,22 +34,6 @@ class MonitorActivity:
         self._rules = rules
         self._clock = clock
         self._ids = ids
-
-    async def check(self, event: ActivityEvent) -> Verdict:
-        validate_event(event)
-        current = await self._rules.current()
-        rules = current.rules
-        if not rules.active("decline"):
-            return Verdict(approved=True, rules_version=current.version)
-        lookback = rules.lookback("decline")
-        history = []
-        if lookback:
-            async def read(uow: ComplianceUnitOfWork) -> list[ActivityEvent]:
-                return await uow.activity.history(event.subject_id, event.at - lookback, event.at)
-
-            history = await self._transactions.run(read)
-        hits = rules.evaluate(event, history, "decline")
-        return Verdict(approved=not hits, hits=hits, rules_version=current.version)
 
     async def rules_in_force(self) -> RuleSetVersion:
         return await self._rules.current()

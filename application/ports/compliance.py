@@ -22,7 +22,6 @@ from domain.compliance.monitoring import (
     Counted,
     RecentActivity,
     RecentQuery,
-    RuleHit,
     RuleSetVersion,
     Tally,
 )
@@ -223,15 +222,6 @@ class SubjectStatuses(Protocol):
         ...
 
 
-class Verdict(msgspec.Struct, frozen=True, kw_only=True):
-    """What the real-time (``decline``) monitoring rules say about an activity."""
-
-    approved: bool
-    hits: tuple[RuleHit, ...] = ()
-    """The declining rules that fired (empty when approved)."""
-    rules_version: int
-
-
 class Recorded(msgspec.Struct, frozen=True, kw_only=True):
     """An activity recorded; the alerts it raised (all of them again on a repeated id)."""
 
@@ -246,17 +236,13 @@ class Recorded(msgspec.Struct, frozen=True, kw_only=True):
 class ActivityMonitor(Protocol):
     """Transaction monitoring, for the authorization and funding paths (``MonitorActivity``)."""
 
-    async def check(self, event: ActivityEvent) -> Verdict:
-        """Evaluate the ``decline`` rules against the subject's recent activity; records nothing."""
-        ...
-
     async def record(self, event: ActivityEvent) -> Recorded:
         """Store the activity (idempotent on its id) and raise the alerts its ``alert`` rules call for."""
         ...
 
     async def rules_in_force(self) -> RuleSetVersion:
-        """The rule set ``check`` applies (cached): the authorization batch evaluates the ``decline``
-        rules itself, on history read in its own transaction (``ActivityLog.queue_recent``)."""
+        """The rule set in force (cached): the authorization path applies its ``decline`` rules
+        itself, on the tallies read in its own transaction (``ActivityLog.queue_recent``)."""
         ...
 
     async def evaluate_awaiting(self, limit: int = ...) -> int:
