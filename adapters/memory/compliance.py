@@ -162,6 +162,23 @@ class InMemoryCases:
         return next((c for c in self._s.cases.values()
                      if c.subject_id == subject_id and c.kind == kind and c.status in ACTIVE), None)
 
+    async def active_of(self, subject_ids: Sequence[str], kind: CaseKind) -> dict[str, Case]:
+        found = {s: await self.active(s, kind) for s in sorted(set(subject_ids))}
+        return {s: c for s, c in found.items() if c is not None}
+
+    async def save_many(self, added: Sequence[Case], updated: Sequence[Case], trail: Sequence[CaseEvent]) -> None:
+        for case in added:
+            if case.id in self._s.cases:
+                raise Conflict(f"case {case.id} exists", code="case_exists")
+            if case.active and await self.active(case.subject_id, case.kind):
+                raise Conflict(f"subject {case.subject_id} has an active {case.kind} case", code="case_exists")
+            self._s.cases[case.id] = case
+        for case in updated:
+            if case.id not in self._s.cases:
+                raise LookupError(f"no case {case.id}")
+            self._s.cases[case.id] = case
+        self._s.case_events.extend(trail)
+
     async def events(self, case_id: str) -> list[CaseEvent]:
         return sorted((e for e in self._s.case_events if e.case_id == case_id), key=lambda e: e.id)
 

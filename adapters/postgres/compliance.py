@@ -245,6 +245,30 @@ class PostgresCases(_Repository):
             "AND status IN ('open', 'investigating', 'escalated') FOR UPDATE", (subject_id, kind))
         return _struct(Case, _CASE_COLS, row) if row else None
 
+    async def active_of(self, subject_ids: Sequence[str], kind: CaseKind) -> dict[str, Case]:
+        rows = await self._all(
+            f"SELECT {_CASE_COLS} FROM core.compliance_cases WHERE subject_id = ANY(%s) AND kind = %s "
+            "AND status IN ('open', 'investigating', 'escalated') ORDER BY subject_id FOR UPDATE",
+            (sorted(set(subject_ids)), kind))
+        return {c.subject_id: c for c in (_struct(Case, _CASE_COLS, r) for r in rows)}
+
+    async def save_many(self, added: Sequence[Case], updated: Sequence[Case], trail: Sequence[CaseEvent]) -> None:
+        if added:
+            await self._conn.execute(
+                f"INSERT INTO core.compliance_cases ({_CASE_COLS}) SELECT {_CASE_COLS} "
+                "FROM json_populate_recordset(NULL::core.compliance_cases, %s::text::json)", (_dumps(list(added)),))
+        if updated:
+            await self._conn.execute(
+                "UPDATE core.compliance_cases c SET status = u.status, screening_id = u.screening_id, "
+                "decision = u.decision, alert_count = u.alert_count, updated_at = u.updated_at "
+                "FROM json_populate_recordset(NULL::core.compliance_cases, %s::text::json) u WHERE c.id = u.id",
+                (_dumps(list(updated)),))
+        if trail:
+            await self._conn.execute(
+                f"INSERT INTO core.compliance_case_events ({_CASE_EVENT_COLS}) SELECT {_CASE_EVENT_COLS} "
+                "FROM json_populate_recordset(NULL::core.compliance_case_events, %s::text::json)",
+                (_dumps(list(trail)),))
+
     async def events(self, case_id: str) -> list[CaseEvent]:
         rows = await self._all(f"SELECT {_CASE_EVENT_COLS} FROM core.compliance_case_events WHERE case_id = %s ORDER BY id",
                                (case_id,))
@@ -265,11 +289,9 @@ class PostgresAlerts(_Repository):
     async def add(self, alerts: Sequence[Alert]) -> None:
         if not alerts:
             return
-        async with self._conn.cursor() as cur:
-            await cur.executemany(
-                f"INSERT INTO core.compliance_alerts ({_ALERT_COLS}) VALUES ({', '.join(['%s'] * 13)})",
-                [(a.id, a.subject_id, a.case_id, a.event_id, a.card_id, a.kind, a.amount, a.currency, a.rule_id,
-                  a.rule_type, a.rules_version, a.reason, a.raised_at) for a in alerts])
+        await self._conn.execute(
+            f"INSERT INTO core.compliance_alerts ({_ALERT_COLS}) SELECT {_ALERT_COLS} "
+            "FROM json_populate_recordset(NULL::core.compliance_alerts, %s::text::json)", (_dumps(list(alerts)),))
 
     async def for_event(self, event_id: str) -> list[Alert]:
         rows = await self._all(f"SELECT {_ALERT_COLS} FROM core.compliance_alerts WHERE event_id = %s ORDER BY id",

@@ -16,13 +16,14 @@ use case gives it the rules in force (``rules_in_force``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from application.compliance.monitoring_rules import MonitoringRules
 from application.ports.clock import Clock, IdGenerator
 from application.ports.compliance import ComplianceTransactions, ComplianceUnitOfWork, Recorded
-from domain.compliance.cases import add_alerts, open_case
-from domain.compliance.monitoring import ActivityEvent, Alert, RuleSetVersion, validate_event
+from domain.compliance.cases import CaseEvent, add_alerts, open_case
+from domain.compliance.monitoring import ActivityEvent, Alert, RuleHit, RuleSetVersion, validate_event
 
 
 class MonitorActivity:
@@ -61,11 +62,8 @@ class MonitorActivity:
 
         async def work(uow: ComplianceUnitOfWork) -> int:
             taken = await uow.activity.take_awaiting_alerts(limit, rules.tallies("alert"))
-            now = self._clock.now()
-            # Subject by subject, in id order: concurrent evaluators lock the subjects' cases in
-            # the same order, so they never deadlock; each subject's events keep their order.
-            for event, counted in sorted(taken, key=lambda t: t.event.subject_id):
-                await self._alert(uow, event, rules.judge(event, counted, "alert"), current.version, now)
+            judged = [(event, rules.judge(event, counted, "alert")) for event, counted in taken]
+            await self._file(uow, judged, current.version, self._clock.now())
             return len(taken)
 
         return await self._transactions.run(work)
@@ -76,31 +74,48 @@ class MonitorActivity:
         rules = current.rules
         lookback = rules.lookback("alert")
         history = await uow.activity.history(event.subject_id, event.at - lookback, event.at) if lookback else []
-        return await self._alert(uow, event, rules.evaluate(event, history, "alert"), current.version, now)
+        hits = rules.evaluate(event, history, "alert")
+        return (await self._file(uow, [(event, hits)], current.version, now))[event.id]
 
-    async def _alert(self, uow: ComplianceUnitOfWork, event: ActivityEvent, hits, version: int, now) -> Recorded:
-        """File the alerts ``hits`` call for in the subject's active monitoring case (opened if needed)."""
-        if not hits:
-            return Recorded(event_id=event.id, created=True)
-        case = await uow.cases.active(event.subject_id, "monitoring")
-        case_id = case.id if case else self._ids.new_id()
-        alerts = tuple(
-            Alert(id=self._ids.new_id(), subject_id=event.subject_id, case_id=case_id, event_id=event.id,
-                  card_id=event.card_id, kind=event.kind, amount=event.amount, currency=event.currency,
-                  rule_id=hit.rule_id, rule_type=hit.type, rules_version=version, reason=hit.reason,
-                  raised_at=now)
-            for hit in hits)
-        alert_ids = tuple(a.id for a in alerts)
-        reason = f"{event.kind} {event.id}: " + "; ".join(f"{h.rule_id}: {h.reason}" for h in hits)
-        if case is None:
-            opened, entry = open_case(case_id=case_id, event_id=self._ids.new_id(), subject_id=event.subject_id,
-                                      kind="monitoring", now=now, reason=reason, alert_ids=alert_ids)
-            await uow.cases.add(opened, entry)
-        else:
-            grown, entry = add_alerts(case, alert_ids, now=now, event_id=self._ids.new_id(), reason=reason)
-            await uow.cases.update(grown, entry)
+    async def _file(self, uow: ComplianceUnitOfWork, judged: Sequence[tuple[ActivityEvent, tuple[RuleHit, ...]]],
+                    version: int, now: datetime) -> dict[str, Recorded]:
+        """File the alerts each event's ``hits`` call for in its subject's active monitoring case
+        (opened if needed), one trail entry per event, in their order. The subjects' cases are read
+        and locked in one statement, in subject id order (concurrent evaluators never deadlock),
+        and everything is written in a few statements however many alerts there are."""
+        recorded = {event.id: Recorded(event_id=event.id, created=True) for event, _ in judged}
+        firing = [(event, hits) for event, hits in judged if hits]
+        if not firing:
+            return recorded
+        cases = await uow.cases.active_of([event.subject_id for event, _ in firing], "monitoring")
+        opened: set[str] = set()
+        trail: list[CaseEvent] = []
+        alerts: list[Alert] = []
+        for event, hits in firing:
+            case = cases.get(event.subject_id)
+            case_id = case.id if case else self._ids.new_id()
+            raised = tuple(
+                Alert(id=self._ids.new_id(), subject_id=event.subject_id, case_id=case_id, event_id=event.id,
+                      card_id=event.card_id, kind=event.kind, amount=event.amount, currency=event.currency,
+                      rule_id=hit.rule_id, rule_type=hit.type, rules_version=version, reason=hit.reason, raised_at=now)
+                for hit in hits)
+            ids = tuple(a.id for a in raised)
+            reason = f"{event.kind} {event.id}: " + "; ".join(f"{h.rule_id}: {h.reason}" for h in hits)
+            if case is None:
+                case, entry = open_case(case_id=case_id, event_id=self._ids.new_id(), subject_id=event.subject_id,
+                                        kind="monitoring", now=now, reason=reason, alert_ids=ids)
+                opened.add(case.id)
+            else:
+                case, entry = add_alerts(case, ids, now=now, event_id=self._ids.new_id(), reason=reason)
+            cases[event.subject_id] = case
+            trail.append(entry)
+            alerts.extend(raised)
+            recorded[event.id] = Recorded(event_id=event.id, created=True, alerts=raised, case_id=case_id)
+        touched = {entry.case_id for entry in trail}
+        await uow.cases.save_many([c for c in cases.values() if c.id in opened],
+                                  [c for c in cases.values() if c.id in touched and c.id not in opened], trail)
         await uow.alerts.add(alerts)
-        return Recorded(event_id=event.id, created=True, alerts=alerts, case_id=case_id)
+        return recorded
 
 
 async def _earlier(uow: ComplianceUnitOfWork, event: ActivityEvent) -> Recorded:

@@ -118,6 +118,15 @@ class CaseRepository(Protocol):
         """The subject's active case of that kind, locked until the transaction ends."""
         ...
 
+    async def active_of(self, subject_ids: Sequence[str], kind: CaseKind) -> dict[str, Case]:
+        """``active`` of many subjects in one read (those that have one), locked in subject id order."""
+        ...
+
+    async def save_many(self, added: Sequence[Case], updated: Sequence[Case], trail: Sequence[CaseEvent]) -> None:
+        """Store new cases, the new state of others, and the trail entries that explain them (in
+        their order), each kind in one statement: the alerts of many activities filed at once."""
+        ...
+
     async def events(self, case_id: str) -> list[CaseEvent]:
         """The case's trail, oldest first."""
         ...

@@ -104,6 +104,33 @@ def test_concurrent_evaluations_share_the_awaiting_activity(compliance_run):
     compliance_run(scenario)
 
 
+def test_one_evaluation_files_many_alerts_in_the_subjects_cases_one_trail_entry_per_activity(compliance_run):
+    async def scenario(c: Compliance):
+        await c.rules.replace(RULES, actor="ops", reason="test")
+        await c.uow(lambda uow: uow.activity.take_awaiting_alerts(10_000, ()))  # what earlier tests left
+        recorded = [await c.monitor.record(_event(c, f"a{i}", seconds=i)) for i in range(3)]
+        first_case = recorded[2].case_id  # a2 is the third within a minute: "busy"
+        assert first_case is not None
+        appended = [_event(c, "a3", seconds=3), _event(c, "a4", seconds=4),
+                    *(_event(c, f"b{i}", subject="s2", seconds=i) for i in range(4))]
+        await c.uow(lambda uow: uow.activity.append(appended, T0))
+        assert await c.monitor.evaluate_awaiting() == 6
+
+        grown = await c.read.case(first_case)
+        assert grown.case.alert_count == 3
+        assert [(e.action, e.reason.split(":")[0]) for e in grown.events] == [
+            ("opened", f"authorization {c.id('a2')}"), ("alert_added", f"authorization {c.id('a3')}"),
+            ("alert_added", f"authorization {c.id('a4')}")]
+        opened = (await c.read.alerts(subject_id=c.id("s2"), limit=10)).items
+        assert sorted(a.event_id for a in opened) == [c.id("b2"), c.id("b3")]
+        second = await c.read.case(opened[0].case_id)
+        assert (second.case.subject_id, second.case.alert_count) == (c.id("s2"), 2)
+        assert [e.action for e in second.events] == ["opened", "alert_added"]
+        assert {a.id for a in second.alerts} == {a.id for a in opened}
+
+    compliance_run(scenario)
+
+
 NOW = T0 + timedelta(hours=2)
 TALLIES = (
     Tally(window_seconds=60, kinds=("authorization",)),
