@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +12,7 @@ from psycopg.types.json import Jsonb
 
 from adapters.postgres.ledger import CUSTOM_PLANS
 from domain.cards.authorization import Merchant, WebhookVerdict
-from domain.cards.controls import WINDOWS, Controls, Usage, window_start
+from domain.cards.controls import WINDOWS, Controls, Interval, Usage, window_start
 from domain.cards.model import Card, Cardholder, DecisionWebhook, Program, ProgramAccounts
 from domain.cards.records import Authorization, CardTransaction
 
@@ -78,12 +79,19 @@ def _transaction(row) -> CardTransaction:
     return CardTransaction(**data)
 
 
-def _usage_sql(column: str, now: datetime, since: datetime | None) -> tuple[str, list[Any]]:
+def _usage_sql(column: str, now: datetime, since: datetime | None
+               ) -> tuple[str, list[Any], tuple[Interval, ...]]:
     """Usage per ``column`` value (``= ANY`` of the last parameter), the windows' sums and counts,
-    over the authorizations created from ``since`` on (all of them without)."""
+    over the authorizations created from ``since`` on (all of them without); and the windows
+    summed: those that begin before ``since`` are left out (they could not be exact)."""
     selects: list[str] = []
     params: list[Any] = []
-    for start in (window_start(w, now) for w in WINDOWS):
+    windows: list[Interval] = []
+    for window in WINDOWS:
+        start = window_start(window, now)
+        if since is not None and (start is None or start < since):
+            continue
+        windows.append(window)
         if start is None:
             selects += ["coalesce(sum(counted), 0)", "count(*) FILTER (WHERE counted > 0)"]
         else:
@@ -95,14 +103,15 @@ def _usage_sql(column: str, now: datetime, since: datetime | None) -> tuple[str,
         bound = " AND created_at >= %s"
         params.append(since)
     return (f"SELECT {column}, {', '.join(selects)} FROM core.card_authorizations "
-            f"WHERE counted > 0{bound} AND {column} = ANY(%s) GROUP BY {column}"), params
+            f"WHERE counted > 0{bound} AND {column} = ANY(%s) GROUP BY {column}"), params, tuple(windows)
 
 
-def _usages(ids: list[str], rows) -> dict[str, Usage]:
-    """Every id's usage (zero for ids without counted authorizations) from ``_usage_sql`` rows."""
-    found = {row[0]: Usage(amounts={w: int(row[1 + 2 * i]) for i, w in enumerate(WINDOWS)},
-                           counts={w: int(row[2 + 2 * i]) for i, w in enumerate(WINDOWS)}) for row in rows}
-    empty = Usage(amounts=dict.fromkeys(WINDOWS, 0), counts=dict.fromkeys(WINDOWS, 0))
+def _usages(ids: list[str], rows, windows: tuple[Interval, ...]) -> dict[str, Usage]:
+    """Every id's usage of ``windows`` (zero for ids without counted authorizations) from
+    ``_usage_sql`` rows."""
+    found = {row[0]: Usage(amounts={w: int(row[1 + 2 * i]) for i, w in enumerate(windows)},
+                           counts={w: int(row[2 + 2 * i]) for i, w in enumerate(windows)}) for row in rows}
+    empty = Usage(amounts=dict.fromkeys(windows, 0), counts=dict.fromkeys(windows, 0))
     return {i: found.get(i, empty) for i in ids}
 
 
@@ -176,12 +185,19 @@ class PostgresCards:
     async def usage(self, *, card_id: str | None = None, cardholder_id: str | None = None, now: datetime,
                     since: datetime | None = None) -> Usage:
         column, value = ("card_id", card_id) if card_id is not None else ("cardholder_id", cardholder_id)
-        return _usages([value], await (await self._queue_usage(column, [value], now, since)).fetchall())[value]
+        return (await (await self._queue_usage(column, [value], now, since))())[value]
 
-    async def _queue_usage(self, column: str, ids: list[str], now: datetime, since: datetime | None):
-        """The usage statement (``_usage_sql``) for ``ids``, sent (or queued in a pipeline)."""
-        sql, params = _usage_sql(column, now, since)
-        return await self._conn.execute(sql, (*params, ids))
+    async def _queue_usage(self, column: str, ids: list[str], now: datetime, since: datetime | None
+                           ) -> Callable[[], Awaitable[dict[str, Usage]]]:
+        """The usage statement (``_usage_sql``) for ``ids``, sent (or queued in a pipeline); its
+        answer, every id's usage, once read."""
+        sql, params, windows = _usage_sql(column, now, since)
+        cur = await self._conn.execute(sql, (*params, ids)) if windows else None  # no window to sum
+
+        async def usages() -> dict[str, Usage]:
+            return _usages(ids, await cur.fetchall() if cur is not None else [], windows)
+
+        return usages
 
     # -- authorizations and transactions -----------------------------------------------
 
@@ -294,8 +310,8 @@ class PostgresCards:
         async def result() -> tuple[dict[str, Cardholder], dict[str, Card], dict[str, Usage], dict[str, Usage]]:
             return ({h.id: h for h in map(_holder, await holders.fetchall())},
                     {c.id: c for c in map(_card, await cards.fetchall())},
-                    _usages(card_ids, await card_usage.fetchall() if card_usage is not None else []),
-                    _usages(holder_ids, await holder_usage.fetchall()))
+                    await card_usage() if card_usage is not None else _usages(card_ids, [], WINDOWS),
+                    await holder_usage())
 
         return result
 

@@ -30,7 +30,7 @@ class CardsRepository(Protocol):
                     now: datetime, since: datetime | None = None) -> Usage:
         """Approved, not reversed amounts and counts per window (docs/cards.md) for one card or
         holder. With ``since`` (``controls.usage_since`` of the limits that will read it), only what
-        was authorized from ``since`` on is summed: windows that begin earlier are not exact."""
+        was authorized from ``since`` on is summed, and windows that begin earlier are left out."""
         ...
 
     async def add_authorization(self, authorization: Authorization) -> None: ...
