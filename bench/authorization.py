@@ -1,28 +1,32 @@
 """Card authorizations over HTTP on real PostgreSQL (fsync on): latency at a fixed offered load, and
 throughput at saturation.
 
-    python -m bench.authorization [--seconds N] [--rates 500,1000] [--cards N] [--quick]
+    python -m bench.authorization [--seconds N] [--saturation-seconds N] [--rates 500,1000] [--cards N] [--quick]
     (or: bursar bench authorization)
 
-Sets up a throwaway database with one USD program and ``--cards`` cards, each with its own verified
-cardholder and a funded balance (issued through the use cases with an in-memory vault: the
-authorization path never calls the vault). The core is served under uvicorn and receives
+Sets up a throwaway database with one USD program and ``--cards`` cards (default 10,000), each with
+its own verified cardholder and a funded balance (issued through the use cases with an in-memory
+vault: the authorization path never calls the vault). Enough cards that each one's traffic stays
+within reason: at 2,500/s, 1,000 cards would each authorize 150 times a minute, their limit and
+monitoring windows filling with every second of the run (docs/performance.md). The core is served under uvicorn and receives
 ``POST /v1/network/authorizations`` with a network key: 4 in 5 in USD, 1 in 5 in EUR (priced with
 the program's markup), random amounts, random cards.
 
 - fixed load: an open-loop generator (bench/loadgen.py) sends exactly ``rate`` requests per second
   and measures each latency from its scheduled time (no coordinated omission);
 - saturation: wrk (Debian package ``wrk``) with ``--connections`` (default 128) keeps the server
-  busy. Authorizations are decided in batches of what is queued, so a server is only saturated
-  when enough requests are in flight: with 32 connections it decided about 16 per batch and a
-  third of the machine's CPU stayed idle (docs/performance.md).
+  busy for ``--saturation-seconds`` (default 30: what it sustains, not a burst). Authorizations
+  are decided in batches of what is queued, so a server is only saturated when enough requests
+  are in flight: with 32 connections it decided about 16 per batch and a third of the machine's
+  CPU stayed idle (docs/performance.md).
 
 Every authorization is decided in full: card and cardholder locked, controls and tier limits
 counted, monitoring rules checked, the hold written to the ledger with the authorization record
 and its outbox event in one transaction. The shipped monitoring rules apply, except that the
 "burst" rule (more than 5 authorizations per card per minute) is raised so that the benchmark's
-own traffic does not turn into cheap declines. Afterwards the ledger is checked to balance and
-the authorizations stored are counted. Prints a table and writes bench/results/authorization.json.
+own traffic does not turn into cheap declines. Before the first measured request the set-up's
+rows are vacuumed and analyzed and a checkpoint writes them out. Afterwards the ledger is checked
+to balance and the authorizations stored are counted. Prints a table and writes bench/results/authorization.json.
 """
 
 from __future__ import annotations
@@ -141,6 +145,14 @@ def _saturation(url: str, key: str, tokens: list[str], seconds: int, connections
             "errors": out["errors"]}
 
 
+def _settle(admin_url: str) -> None:
+    """Measure the service, not the aftermath of setting it up: the set-up's rows analyzed and
+    vacuumed, its dirty pages written, before the first measured request (as pgbench vacuums)."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+        conn.execute("CHECKPOINT")
+
+
 def _check_ledger(admin_url: str) -> tuple[int, int]:
     """(approved, declined) stored; raises if the ledger does not balance per currency."""
     with psycopg.connect(admin_url) as conn:
@@ -160,22 +172,24 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rates", default="50,500", help="fixed offered loads, comma-separated")
-    parser.add_argument("--cards", type=int, default=1_000)
+    parser.add_argument("--cards", type=int, default=10_000)
+    parser.add_argument("--saturation-seconds", type=int, default=30)
     parser.add_argument("--connections", type=int, default=128, help="wrk connections at saturation")
     parser.add_argument("--shards", type=int, default=16, help="the program's settlement_shards")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 200 cards, 5 s per scenario")
     args = parser.parse_args(argv)
-    seconds, cards = (5, 200) if args.quick else (args.seconds, args.cards)
+    seconds, saturation, cards = (5, 5, 200) if args.quick else (args.seconds, args.saturation_seconds, args.cards)
     rows: list[dict] = []
     with bench_database() as (admin_url, _):
         print(f"setting up {cards} cards ...", flush=True)
         tokens, key = asyncio.run(_setup(admin_url, cards, args.shards))
+        _settle(admin_url)
         with served_core(admin_url, args.workers) as url:
             _fixed_load(url, key, tokens, 200, 3, "warmup")
             for rate in (int(r) for r in args.rates.split(",")):
                 rows.append(_fixed_load(url, key, tokens, rate, seconds, f"r{rate}-{uuid.uuid4().hex[:6]}"))
-            rows.append(_saturation(url, key, tokens, seconds, args.connections))
+            rows.append(_saturation(url, key, tokens, saturation, args.connections))
         approved, declined = _check_ledger(admin_url)
     report("authorization", rows, COLUMNS)
     print(f"ledger balances per currency; {approved:,} authorizations approved, {declined:,} declined "
