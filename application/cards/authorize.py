@@ -110,11 +110,15 @@ class Authorize:
         self._cards: dict[str, Card] = {}  # by token, as first read: only their identity is used
         self._alerts: asyncio.Future[None] | None = None  # the alert evaluation under way
         self._alerts_due = False
+        self._stopping = False
         self._batcher = (AuthorizationBatcher(self, max_batch=batch_size, max_in_flight=batches_in_flight)
                          if batch_size > 0 else None)
 
     async def drain(self) -> None:
-        """Finish the batches and the alert evaluation under way (call at shutdown)."""
+        """Finish the batches and the alert evaluation's round under way (call at shutdown). A
+        backlog of activity still awaiting its alert rules is left to the sweeper (of this process
+        when it starts again, or of another): a restart does not wait for it."""
+        self._stopping = True
         if self._batcher is not None:
             await self._batcher.drain()
         while self._alerts is not None:
@@ -134,8 +138,11 @@ class Authorize:
             await asyncio.sleep(ALERTS_GATHER_SECONDS)
             while self._alerts_due:
                 self._alerts_due = False
-                while await self._monitor.evaluate_awaiting(ALERTS_PER_EVALUATION) == ALERTS_PER_EVALUATION:
+                while (await self._monitor.evaluate_awaiting(ALERTS_PER_EVALUATION) == ALERTS_PER_EVALUATION
+                       and not self._stopping):
                     pass  # a full round: more may be waiting
+                if self._stopping:  # one round at shutdown; a backlog is the sweeper's
+                    break
         except Exception as exc:
             log.warning("could not evaluate the alert rules of recent activity (the sweeper will): %s",
                         exc.__class__.__name__)

@@ -254,6 +254,32 @@ def test_activity_whose_evaluation_failed_awaits_the_sweeper(vault_bootstrapped,
 
 
 
+def test_shutdown_evaluates_one_round_of_alerts_and_leaves_a_backlog_to_the_sweeper(vault_bootstrapped, monkeypatch):
+    """A process stopping after an alert storm must not wait for every activity still awaiting
+    its alert rules: the evaluation under way finishes its round, the sweeper does the rest."""
+
+    async def scenario(c):
+        monitor, authorize = c.compliance_monitor(), c.cards_authorize()
+        rounds: list[int] = []
+
+        async def endless(limit: int = 0) -> int:  # a full round every time: a backlog without end
+            rounds.append(limit)
+            await asyncio.sleep(0.01)
+            return limit
+
+        monkeypatch.setattr(monitor, "evaluate_awaiting", endless)
+        authorize.evaluate_alerts_soon()
+        await asyncio.sleep(0.3)  # rounds under way
+        await asyncio.wait_for(authorize.drain(), 5)
+        stopped = len(rounds)
+        authorize.evaluate_alerts_soon()  # asked again after the drain: one round, then it stops
+        await asyncio.wait_for(authorize.drain(), 5)
+        return stopped, len(rounds)
+
+    stopped, after = _run(vault_bootstrapped, scenario)
+    assert stopped >= 2 and after == stopped + 1
+
+
 @pytest.fixture
 def flights(monkeypatch) -> list[tuple[int, int, list[str]]]:
     """(lane, batches in flight once it started, its messages' card tokens) of every batch."""
