@@ -4,14 +4,14 @@ The real-time (``decline``) rules are applied by the authorization path itself, 
 cardholder's lock, on the tallies its own transaction reads (``ActivityLog.queue_recent``); this
 use case gives it the rules in force (``rules_in_force``).
 
-* ``record(event)``: stores the activity (idempotent on its id: a repeated id changes nothing and
+* ``record(event)``: stores one activity (idempotent on its id: a repeated id changes nothing and
   answers the alerts raised the first time), evaluates the ``alert`` rules, and files the alerts
-  in the subject's active monitoring case, opening one if needed. Record what happened: fundings
-  received.
+  in the subject's active monitoring case, opening one if needed.
 * ``evaluate_awaiting()``: the same evaluation for activity another context appended in its own
-  transaction (authorizations write theirs with the hold, through the core unit of work's
-  ``activity``, so a crash cannot lose it): the cards context asks right after its commit, and a
-  sweeper every few seconds picks up what a crash or another process left.
+  transaction (the cards context writes its approvals with their holds and its fundings with
+  their transfers, through the core unit of work's ``activity``, so a crash cannot lose them): it
+  asks right after its commits, and a sweeper every few seconds picks up what a crash or another
+  process left.
 """
 
 from __future__ import annotations
