@@ -112,8 +112,9 @@ class MonitorActivity:
             alerts.extend(raised)
             recorded[event.id] = Recorded(event_id=event.id, created=True, alerts=raised, case_id=case_id)
         touched = {entry.case_id for entry in trail}
-        await uow.cases.save_many([c for c in cases.values() if c.id in opened],
-                                  [c for c in cases.values() if c.id in touched and c.id not in opened], trail)
+        by_subject = sorted(cases.values(), key=lambda c: c.subject_id)  # new cases too: the lock order
+        await uow.cases.save_many([c for c in by_subject if c.id in opened],
+                                  [c for c in by_subject if c.id in touched and c.id not in opened], trail)
         await uow.alerts.add(alerts)
         return recorded
 
