@@ -28,6 +28,7 @@ from adapters.system import SystemClock, SystemSecrets, UuidV7Ids
 from adapters.vault_http.client import HttpVaultClient
 from adapters.webhooks import HttpxDecisionClient, HttpxWebhookSender, StandardWebhookSigner
 from application.access.manage_api_keys import ApiKeys
+from application.compliance.alerts_soon import AlertsSoon
 from application.compliance.current_screener import CurrentScreener
 from application.compliance.ingest_list import IngestSanctionsList
 from application.compliance.monitor_activity import MonitorActivity
@@ -202,6 +203,7 @@ class CoreContainer(Shared):
     compliance_monitor = providers.Singleton(
         MonitorActivity, compliance_transactions, compliance_rules, Shared.clock, Shared.ids
     )
+    compliance_alerts_soon = providers.Singleton(AlertsSoon, compliance_monitor)
     compliance_update_case = providers.Singleton(UpdateCase, compliance_transactions, Shared.clock, Shared.ids)
     compliance_read = providers.Singleton(ReadCompliance, compliance_transactions)
     vault_client = providers.Singleton(
@@ -257,11 +259,11 @@ class CoreContainer(Shared):
         IssueCard, transactions, vault_client, compliance_subject_status, Shared.clock, Shared.ids
     )
     cards_update = providers.Singleton(UpdateCard, transactions, Shared.clock, Shared.ids)
-    cards_fund = providers.Singleton(FundCard, transactions, Shared.clock, compliance_monitor)
+    cards_fund = providers.Singleton(FundCard, transactions, Shared.clock, compliance_alerts_soon)
     cards_read = providers.Singleton(ReadCards, transactions, ledger_read)
     cards_authorize = providers.Singleton(
-        Authorize, transactions, card_fx, compliance_subject_status, compliance_monitor, decision_webhooks,
-        Shared.clock, Shared.ids,
+        Authorize, transactions, card_fx, compliance_subject_status, compliance_monitor, compliance_alerts_soon,
+        decision_webhooks, Shared.clock, Shared.ids,
     )
     cards_increment = providers.Singleton(
         IncrementAuthorization, transactions, card_fx, compliance_subject_status, Shared.clock, Shared.ids

@@ -16,7 +16,6 @@ is the one-by-one path, used for programs with a decision webhook and when a bat
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,6 +34,7 @@ from application.cards.common import (
     same_request,
     usages,
 )
+from application.compliance.alerts_soon import AlertsSoon
 from application.ports.cards import DecisionWebhookClient
 from application.ports.clock import Clock, IdGenerator
 from application.ports.compliance import ActivityMonitor, SubjectStatuses
@@ -59,13 +59,6 @@ from domain.shared.errors import DomainError
 from domain.shared.money import Money
 
 log = logging.getLogger("bursar.cards.authorize")
-
-ALERTS_PER_EVALUATION = 1_000
-"""Activity evaluated for alerts per monitoring transaction, at most."""
-
-ALERTS_GATHER_SECONDS = 0.1
-"""How long activity gathers before its alert rules are evaluated: one evaluation, with its fixed
-cost in the database, per this much time rather than per authorization batch."""
 
 CARDS_CACHED = 100_000
 """Cards whose identity a process keeps by token, at most (``Authorize.cards_by_token``)."""
@@ -97,57 +90,32 @@ class Authorize:
     fallback of a failed batch. ``batch_size=1`` gives one-by-one batches; 0 turns batching off."""
 
     def __init__(self, transactions: Transactions, fx: CardFx, statuses: SubjectStatuses,
-                 monitor: ActivityMonitor, decisions: DecisionWebhookClient, clock: Clock, ids: IdGenerator,
-                 *, batch_size: int = MAX_BATCH, batches_in_flight: int = LANES) -> None:
+                 monitor: ActivityMonitor, alerts: AlertsSoon, decisions: DecisionWebhookClient, clock: Clock,
+                 ids: IdGenerator, *, batch_size: int = MAX_BATCH, batches_in_flight: int = LANES) -> None:
         self._transactions = transactions
         self._decisions = decisions
         self._fx = fx
         self._statuses = statuses
         self._monitor = monitor
+        self._alerts = alerts
         self._clock = clock
         self._ids = ids
         self._programs: dict[str, Program] = {}
         self._cards: dict[str, Card] = {}  # by token, as first read: only their identity is used
-        self._alerts: asyncio.Future[None] | None = None  # the alert evaluation under way
-        self._alerts_due = False
-        self._stopping = False
         self._batcher = (AuthorizationBatcher(self, max_batch=batch_size, max_in_flight=batches_in_flight)
                          if batch_size > 0 else None)
 
     async def drain(self) -> None:
-        """Finish the batches and the alert evaluation's round under way (call at shutdown). A
-        backlog of activity still awaiting its alert rules is left to the sweeper (of this process
-        when it starts again, or of another): a restart does not wait for it."""
-        self._stopping = True
+        """Finish the batches and the alert evaluation's round under way (call at shutdown): a
+        backlog awaiting its alert rules is left to the sweeper (``AlertsSoon``)."""
         if self._batcher is not None:
             await self._batcher.drain()
-        while self._alerts is not None:
-            await asyncio.shield(self._alerts)
+        await self._alerts.drain()
 
     def evaluate_alerts_soon(self) -> None:
         """Have monitoring evaluate the alert rules of the activity just committed, off the answers'
-        path, once ``ALERTS_GATHER_SECONDS`` have gathered more. One evaluation runs at a time and
-        takes everything awaiting, so a few evaluations replace one per batch. A failure is
-        logged: the sweeper tries again."""
-        self._alerts_due = True
-        if self._alerts is None:
-            self._alerts = asyncio.ensure_future(self._evaluate_alerts())
-
-    async def _evaluate_alerts(self) -> None:
-        try:
-            await asyncio.sleep(ALERTS_GATHER_SECONDS)
-            while self._alerts_due:
-                self._alerts_due = False
-                while (await self._monitor.evaluate_awaiting(ALERTS_PER_EVALUATION) == ALERTS_PER_EVALUATION
-                       and not self._stopping):
-                    pass  # a full round: more may be waiting
-                if self._stopping:  # one round at shutdown; a backlog is the sweeper's
-                    break
-        except Exception as exc:
-            log.warning("could not evaluate the alert rules of recent activity (the sweeper will): %s",
-                        exc.__class__.__name__)
-        finally:
-            self._alerts = None
+        path (``AlertsSoon``)."""
+        self._alerts.ask()
 
     def known_cardholder(self, token: str) -> str | None:
         """The cardholder of the card with this token, if this process has read the card."""

@@ -7,15 +7,15 @@ the card currency that cannot go below zero.
 
 from __future__ import annotations
 
-import logging
 import uuid
 
 import msgspec
 
 from application.cards.common import CardBalance, card_balance, publish, require
+from application.compliance.alerts_soon import AlertsSoon
 from application.ledger.read_ledger import ReadLedger
 from application.ports.clock import Clock, IdGenerator
-from application.ports.compliance import ActivityMonitor, SubjectStatuses
+from application.ports.compliance import SubjectStatuses
 from application.ports.unit_of_work import Transactions, UnitOfWork
 from application.ports.vault import VaultClient
 from domain.cards.controls import Controls
@@ -25,8 +25,6 @@ from domain.compliance.monitoring import ActivityEvent
 from domain.events import CARD_CREATED, CARD_UPDATED
 from domain.ledger import AccountFlags, CreateTransfer, ItemResult, NewAccount, execute_batch, open_account
 from domain.shared.errors import Conflict, InvalidInput
-
-log = logging.getLogger(__name__)
 
 _REQUEST_IDS = uuid.UUID("6f1d2a8e-5b8c-4c53-9a57-3f0f8a1c2b11")
 
@@ -138,13 +136,13 @@ class FundCard:
     """Move money from the program's funding account to the card's account (one ledger transfer).
 
     The funding is the cardholder's activity for transaction monitoring: stored in the same
-    transaction as the transfer (a crash cannot lose it), its alert rules evaluated right after
-    the commit, or by the sweeper if that fails."""
+    transaction as the transfer (a crash cannot lose it), its alert rules evaluated soon after
+    the commit, off the answer's path (``AlertsSoon``)."""
 
-    def __init__(self, transactions: Transactions, clock: Clock, monitor: ActivityMonitor) -> None:
+    def __init__(self, transactions: Transactions, clock: Clock, alerts: AlertsSoon) -> None:
         self._transactions = transactions
         self._clock = clock
-        self._monitor = monitor
+        self._alerts = alerts
 
     async def __call__(self, card_id: str, funding: Funding) -> tuple[ItemResult, str]:
         async def work(uow: UnitOfWork) -> tuple[ItemResult, str]:
@@ -169,11 +167,7 @@ class FundCard:
 
         result, transfer_id = await self._transactions.run(work)
         if result.status == "created":
-            try:
-                await self._monitor.evaluate_awaiting()
-            except Exception as exc:  # committed: the sweeper evaluates it later
-                log.warning("could not evaluate the alert rules of funding %s (the sweeper will): %s", transfer_id,
-                            exc)
+            self._alerts.ask()
         return result, transfer_id
 
 

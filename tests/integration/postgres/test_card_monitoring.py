@@ -1,6 +1,6 @@
 """The cards context reports its activity to transaction monitoring: a funding is stored with its
-transfer, in one transaction, and its alert rules are evaluated after the commit (or by the
-sweeper). The shipped rules then see money in as well as money out."""
+transfer, in one transaction, and its alert rules are evaluated soon after the commit, off the
+answer's path (or by the sweeper). The shipped rules then see money in as well as money out."""
 
 from __future__ import annotations
 
@@ -30,12 +30,15 @@ def test_a_funding_is_monitored_once_and_raises_its_alerts(vault_bootstrapped):
         fund = c.cards_fund()
         large = Funding(id=f"large-{uuid.uuid4().hex[:8]}", amount=1_200_000, currency="USD")  # USD 12,000
         first = await fund(card_id, large)
+        answered = await _activity(c, [f"funding:{large.id}"])
         replayed = await fund(card_id, large)
-        return first, replayed, await _activity(c, [f"funding:{large.id}"]), large
+        await c.compliance_alerts_soon().drain()  # the evaluation asked for after the commit
+        return first, replayed, answered, await _activity(c, [f"funding:{large.id}"]), large
 
-    first, replayed, (stored, awaiting, alerts), large = _run(vault_bootstrapped, scenario)
+    first, replayed, answered, (stored, awaiting, alerts), large = _run(vault_bootstrapped, scenario)
     assert (first[0].status, replayed[0].status) == ("created", "exists")
-    assert (stored, awaiting) == (1, 0)  # once, evaluated right after the commit
+    assert answered[0] == 1  # committed with the transfer
+    assert (stored, awaiting) == (1, 0)  # once
     assert alerts == [(f"funding:{large.id}", "large-usd")]
 
 
