@@ -87,6 +87,9 @@ async def _setup(admin_url: str, cards: int, shards: int) -> tuple[list[str], st
 
         await asyncio.gather(*(one(i) for i in range(cards)))
         key = await container.api_keys().create(CreateApiKey(role="network", name="bench"))
+        await container.compliance_alerts_soon().drain()
+        while await container.compliance_monitor().evaluate_awaiting():  # the fundings' alerts, before measuring
+            pass
         return tokens, key.token
     finally:
         await container.database().close()
