@@ -242,14 +242,14 @@ class InMemoryActivity:
     async def take_awaiting_alerts(self, limit: int, tallies: Sequence[Tally]) -> list[AwaitingActivity]:
         taken = sorted((self._s.activity[i] for i in self._s.awaiting_alerts), key=lambda e: (e.at, e.id))[:limit]
         self._s.awaiting_alerts -= {e.id for e in taken}
-        later_taken = {e.id: {t.id for t in taken[i + 1:]} for i, e in enumerate(taken)}
-        return [AwaitingActivity(e, {t: t.over(self._before(e, later_taken[e.id]), e.at, e.id) for t in tallies})
-                for e in taken]
+        place = {e.id: i for i, e in enumerate(taken)}
+        return [AwaitingActivity(e, {t: t.over(self._before(e, place), e.at, e.id) for t in tallies}) for e in taken]
 
-    def _before(self, event: ActivityEvent, leaving_out: set[str]) -> list[ActivityEvent]:
-        """The subject's activity at or before ``event``, ``leaving_out`` aside."""
+    def _before(self, event: ActivityEvent, place: dict[str, int]) -> list[ActivityEvent]:
+        """The subject's activity at or before ``event``, the events taken after it aside."""
+        mine = place[event.id]
         return [e for e in self._s.activity.values()
-                if e.subject_id == event.subject_id and e.at <= event.at and e.id not in leaving_out]
+                if e.subject_id == event.subject_id and e.at <= event.at and place.get(e.id, -1) <= mine]
 
 
 class InMemoryRuleSets:

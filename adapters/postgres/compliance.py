@@ -421,6 +421,7 @@ def _tally_joins(tallies: tuple[Tally, ...], *, subject: str, end: str, rows: st
         return " AND ".join(conditions)
 
     anchors = list(dict.fromkeys(t.since_first_of for t in tallies if t.since_first_of is not None))
+    table = {True: "u", False: "t"}  # where each tally is summed: anchored ones in the second join
     # Each tally's condition is computed once per row (the subquery's columns, kept from being
     # inlined into both aggregates by OFFSET 0), then counted and summed.
     plain_marks = [f"{where(a, f'a{j}')} AS f{j}" for j, a in enumerate(anchors)]
@@ -429,7 +430,7 @@ def _tally_joins(tallies: tuple[Tally, ...], *, subject: str, end: str, rows: st
     anchored: list[str] = []
     for i, t in enumerate(tallies):
         condition = where(t, str(i))
-        if t.since_first_of is not None:
+        if t.since_first_of is not None:  # anchored
             condition += f" AND at >= t.first{anchors.index(t.since_first_of)}"
         marks, aggregates = (anchored_marks, anchored) if t.anchored else (plain_marks, plain)
         marks.append(f"{condition} AS m{i}")
@@ -445,8 +446,7 @@ def _tally_joins(tallies: tuple[Tally, ...], *, subject: str, end: str, rows: st
     if anchored:
         firsts = ", ".join(f"t.first{j}" for j in range(len(anchors)))
         joins += " " + lateral(anchored, anchored_marks, f">= least({firsts})", "u")
-    columns = "".join(f", {'u' if t.anchored else 't'}.c{i}, {'u' if t.anchored else 't'}.s{i}"
-                      for i, t in enumerate(tallies))
+    columns = "".join(f", {table[t.anchored]}.c{i}, {table[t.anchored]}.s{i}" for i, t in enumerate(tallies))
     return columns, joins, params
 
 

@@ -130,7 +130,7 @@ class Tally(msgspec.Struct, frozen=True, kw_only=True):
                 and (self.min_amount is None or event.amount >= self.min_amount)
                 and (self.below is None or event.amount < self.below))
 
-    def over(self, history: Iterable[ActivityEvent], at: datetime, excluding: str | None = None) -> Counted:
+    def over(self, history: Sequence[ActivityEvent], at: datetime, excluding: str | None = None) -> Counted:
         """The tally of ``history`` in the window ending at ``at`` (the activity ``excluding`` aside:
         the one judged)."""
         first = None

@@ -25,42 +25,31 @@ class ScriptedMonitor:
         return answer
 
 
-def test_asks_gather_into_one_evaluation_that_goes_on_while_rounds_are_full() -> None:
+def _calls(monitor: ScriptedMonitor, *pauses: float, gather: float, per_round: int) -> int:
+    """Ask once per pause, waiting that long after each ask; how many evaluations ran."""
     async def scenario() -> int:
-        monitor = ScriptedMonitor(2, 2, 1)
-        soon = AlertsSoon(monitor, gather_seconds=0.01, per_round=2)
-        for _ in range(5):
+        soon = AlertsSoon(monitor, gather_seconds=gather, per_round=per_round)
+        for pause in pauses:
             soon.ask()
-        await asyncio.sleep(0.2)
+            await asyncio.sleep(pause)
         return monitor.calls
 
-    assert asyncio.run(scenario()) == 3  # two full rounds, then one that was not
+    return asyncio.run(scenario())
+
+
+def test_asks_gather_into_one_evaluation_that_goes_on_while_rounds_are_full() -> None:
+    calls = _calls(ScriptedMonitor(2, 2, 1), 0, 0, 0, 0, 0.2, gather=0.01, per_round=2)
+    assert calls == 3  # two full rounds, then one that was not
 
 
 def test_an_ask_during_an_evaluation_is_not_lost() -> None:
-    async def scenario() -> int:
-        monitor = ScriptedMonitor(1, 1, pause=0.05)
-        soon = AlertsSoon(monitor, gather_seconds=0.0, per_round=10)
-        soon.ask()
-        await asyncio.sleep(0.02)  # the first evaluation is under way
-        soon.ask()
-        await asyncio.sleep(0.3)
-        return monitor.calls
-
-    assert asyncio.run(scenario()) == 2
+    # the second ask comes while the first evaluation is under way
+    assert _calls(ScriptedMonitor(1, 1, pause=0.05), 0.02, 0.3, gather=0.0, per_round=10) == 2
 
 
 def test_a_failure_is_left_to_the_next_ask() -> None:
-    async def scenario() -> int:
-        monitor = ScriptedMonitor(ConnectionError("monitoring went away"), 1)
-        soon = AlertsSoon(monitor, gather_seconds=0.0, per_round=10)
-        soon.ask()
-        await asyncio.sleep(0.05)
-        soon.ask()
-        await asyncio.sleep(0.05)
-        return monitor.calls
-
-    assert asyncio.run(scenario()) == 2
+    monitor = ScriptedMonitor(ConnectionError("monitoring went away"), 1)
+    assert _calls(monitor, 0.05, 0.05, gather=0.0, per_round=10) == 2
 
 
 def test_a_drain_finishes_one_round_of_a_backlog_and_stops() -> None:
